@@ -1,0 +1,66 @@
+//! The `no_std`, allocation-free core of concur.
+//!
+//! Lock-free fast paths and futex-parked slow paths for:
+//!
+//! * [`RawSemaphore`]: weighted, FIFO-fair, with an intrusive waiter queue;
+//! * [`RawMutex`]: one `AtomicU32`;
+//! * [`RawRwLock`]: writer-preferring;
+//! * [`WaitCounter`]: add / done / wait for zero (under a wait group);
+//! * [`OnceState`]: run once, retry after a failed initializer.
+//!
+//! Every blocking operation has an interruptible form that takes a pinned
+//! [`Waiter`]. Another thread holding `&Waiter` can call
+//! [`Waiter::interrupt`] to end the wait with an error; the core knows
+//! nothing of contexts or clocks, the facade (`concur`) builds those on this
+//! hook. Nothing is lost to an interrupt: a partly granted waiter gives its
+//! permits back, an interrupted waiter that absorbed a wake passes it on.
+//!
+//! Threads sleep through the [`Park`] trait ([`park`]): the OS futex by
+//! default, an emulation under loom, or anything an embedder supplies.
+//! Every atomic goes through one shim so `--cfg loom` checks all of it; the
+//! models live in the `concur-loom-tests` crate.
+//!
+//! The core needs 64-bit atomics (`target_has_atomic = "64"`).
+#![no_std]
+#![warn(missing_docs)]
+
+#[cfg(loom)]
+extern crate std;
+
+mod counter;
+mod list;
+mod mutex;
+mod once;
+pub mod park;
+mod rwlock;
+mod semaphore;
+mod sync;
+mod waiter;
+
+pub use counter::{WaitCounter, MAX_COUNT};
+pub use mutex::RawMutex;
+pub use once::{Begin, OnceGuard, OnceState};
+pub use park::{DefaultPark, Park, SpinPark};
+pub use rwlock::RawRwLock;
+pub use semaphore::{AcquireError, RawSemaphore, Snapshot, TryAcquireError, MAX_PERMITS};
+pub use waiter::{Interrupted, Waiter};
+
+#[cfg(all(feature = "futex", not(loom)))]
+pub use park::FutexPark;
+
+#[cfg(not(loom))]
+mod assertions {
+    use super::*;
+    use static_assertions::{assert_impl_all, const_assert_eq};
+
+    const_assert_eq!(core::mem::size_of::<RawMutex>(), 4);
+    const_assert_eq!(core::mem::size_of::<RawRwLock>(), 16);
+    const_assert_eq!(core::mem::size_of::<WaitCounter>(), 8);
+    const_assert_eq!(core::mem::size_of::<OnceState>(), 4);
+    assert_impl_all!(RawMutex: Send, Sync);
+    assert_impl_all!(RawRwLock: Send, Sync);
+    assert_impl_all!(RawSemaphore: Send, Sync);
+    assert_impl_all!(WaitCounter: Send, Sync);
+    assert_impl_all!(OnceState: Send, Sync);
+    assert_impl_all!(Waiter: Send, Sync);
+}

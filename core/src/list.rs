@@ -1,0 +1,105 @@
+//! The intrusive FIFO list of queued waiters.
+//!
+//! A doubly linked list threaded through the waiters' own `Queued` fields,
+//! so linking and unlinking allocate nothing and removing a node from the
+//! middle (an interrupted waiter) is O(1). The list does no locking of its
+//! own: every method is `unsafe` and requires the caller to hold the lock of
+//! the primitive that owns the list, which also protects the nodes' fields.
+
+use core::ptr;
+
+use crate::park::Park;
+use crate::waiter::Waiter;
+
+/// Head and tail of a queue of pinned waiter nodes.
+#[derive(Debug)]
+pub(crate) struct WaitList<P: Park> {
+    head: *const Waiter<P>,
+    tail: *const Waiter<P>,
+}
+
+impl<P: Park> WaitList<P> {
+    pub(crate) const fn new() -> Self {
+        Self { head: ptr::null(), tail: ptr::null() }
+    }
+
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_null()
+    }
+
+    /// The oldest node, if any.
+    #[inline]
+    pub(crate) fn head(&self) -> Option<*const Waiter<P>> {
+        (!self.head.is_null()).then_some(self.head)
+    }
+
+    /// Appends `node`.
+    ///
+    /// # Safety
+    /// The caller holds the owning lock; `node` is pinned, not linked into
+    /// any list, and stays alive until it is removed.
+    pub(crate) unsafe fn push_back(&mut self, node: *const Waiter<P>) {
+        let tail = self.tail;
+        // SAFETY: the caller owns `node` under the lock and it is not linked.
+        unsafe {
+            (*node).queued_mut(|q| {
+                debug_assert!(!q.linked, "concur-core: node linked twice");
+                q.prev = tail;
+                q.next = ptr::null();
+                q.linked = true;
+            });
+        }
+        if tail.is_null() {
+            self.head = node;
+        } else {
+            // SAFETY: `tail` is linked here, so alive, and we hold the lock.
+            unsafe { (*tail).queued_mut(|q| q.next = node) };
+        }
+        self.tail = node;
+    }
+
+    /// Unlinks `node` and returns whether it was linked. Removing a node that
+    /// is not linked (already removed) is a no-op.
+    ///
+    /// # Safety
+    /// The caller holds the owning lock, and `node` is alive and either linked
+    /// into this list or into none.
+    pub(crate) unsafe fn remove(&mut self, node: *const Waiter<P>) -> bool {
+        // SAFETY: as above; the neighbours are linked here, so alive.
+        unsafe {
+            let (linked, prev, next) = (*node).queued_mut(|q| {
+                let old = (q.linked, q.prev, q.next);
+                q.linked = false;
+                q.prev = ptr::null();
+                q.next = ptr::null();
+                old
+            });
+            if !linked {
+                return false;
+            }
+            if prev.is_null() {
+                self.head = next;
+            } else {
+                (*prev).queued_mut(|q| q.next = next);
+            }
+            if next.is_null() {
+                self.tail = prev;
+            } else {
+                (*next).queued_mut(|q| q.prev = prev);
+            }
+        }
+        true
+    }
+
+    /// The node after `node`, if any.
+    ///
+    /// # Safety
+    /// The caller holds the owning lock and `node` is linked into this list.
+    #[inline]
+    pub(crate) unsafe fn next(&self, node: *const Waiter<P>) -> Option<*const Waiter<P>> {
+        // SAFETY: the caller's obligation above.
+        let next = unsafe { (*node).queued_mut(|q| q.next) };
+        (!next.is_null()).then_some(next)
+    }
+}

@@ -1,0 +1,224 @@
+//! `RawMutex`: a one-word futex mutex whose waits can be interrupted.
+//!
+//! # The word
+//!
+//! | bits   | name     | meaning |
+//! |--------|----------|---------|
+//! | 0      | `LOCKED` | held |
+//! | 1      | `PARKED` | a thread may be asleep on the word; unlock must wake one |
+//! | 2      | -        | unused, zero |
+//! | 3..=31 | epoch    | bumped (wrapping) by an interrupter, never by the lock itself |
+//!
+//! | word (ignoring epoch) | state |
+//! |------|-------|
+//! | `0`  | unlocked, nobody asleep |
+//! | `LOCKED` | held, nobody asleep: unlock is one atomic, no syscall |
+//! | `LOCKED \| PARKED` | held, sleepers: unlock wakes one |
+//! | `PARKED` | briefly, between an unlock and its wake |
+//!
+//! Fast paths are one compare-exchange to lock and one `fetch_sub` to
+//! unlock. The slow path spins briefly while the holder runs, then marks
+//! `PARKED` and sleeps on the word. Like std's futex mutex, a thread that
+//! went through the slow path takes the lock with `PARKED` set, since it
+//! cannot know whether others still sleep: at worst one spurious wake.
+//!
+//! # Interruptible waits
+//!
+//! A sleeper cannot be woken by flipping a flag elsewhere: `futex_wait`
+//! compares the mutex word. So an interrupter sets the node's flag and then
+//! adds [`EPOCH_UNIT`] to the mutex word and wakes every sleeper. A sleeper
+//! checks its flag *after* reading the word value it sleeps against, so
+//! either it sees the flag or its sleep sees the changed word. The epoch
+//! is never reset by the lock, so the value cannot return to what a
+//! sleeper read (short of 2^29 interrupts between its read and its sleep).
+//! After an interrupt, the epoch makes the fast-path compare-exchange fail;
+//! the cold path then takes the lock with one more load.
+//!
+//! An interrupted sleeper may have absorbed the one wake an unlock sent, so
+//! it passes a wake on when it leaves.
+
+use core::marker::PhantomData;
+use core::pin::Pin;
+
+use crate::park::{DefaultPark, Park};
+use crate::sync::{spin_hint, AtomicU32, Ordering, SPIN_LIMIT};
+use crate::waiter::{Interrupted, Waiter};
+
+const LOCKED: u32 = 1;
+const PARKED: u32 = 2;
+
+/// A one-word mutual-exclusion lock without data; see the [module docs](self).
+///
+/// ```
+/// use concur_core::RawMutex;
+///
+/// let m: RawMutex = RawMutex::new();
+/// m.lock();
+/// assert!(!m.try_lock());
+/// // SAFETY: locked just above by this thread.
+/// unsafe { m.unlock() };
+/// assert!(m.try_lock());
+/// # unsafe { m.unlock() };
+/// ```
+#[derive(Debug)]
+pub struct RawMutex<P: Park = DefaultPark> {
+    word: AtomicU32,
+    _park: PhantomData<fn() -> P>,
+}
+
+impl<P: Park> Default for RawMutex<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Park> RawMutex<P> {
+    crate::sync::const_fn! {
+        /// An unlocked mutex.
+        pub fn new() -> Self {
+            Self { word: AtomicU32::new(0), _park: PhantomData }
+        }
+    }
+
+    /// Takes the lock if it is free, without waiting.
+    #[inline]
+    pub fn try_lock(&self) -> bool {
+        match self.word.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed) {
+            Ok(_) => true,
+            Err(word) => word & LOCKED == 0 && self.try_lock_cold(word),
+        }
+    }
+
+    #[cold]
+    fn try_lock_cold(&self, mut word: u32) -> bool {
+        while word & LOCKED == 0 {
+            match self.word.compare_exchange_weak(
+                word,
+                word | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => word = now,
+            }
+        }
+        false
+    }
+
+    /// Takes the lock, sleeping until it is free.
+    #[inline]
+    pub fn lock(&self) {
+        if self.word.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            let _ = self.lock_contended(None);
+        }
+    }
+
+    /// Takes the lock, sleeping until it is free or `node` is interrupted.
+    ///
+    /// A free lock is taken without looking at `node`; an interrupted node
+    /// only matters when the call would have to wait.
+    #[inline]
+    pub fn lock_interruptible(&self, node: Pin<&Waiter<P>>) -> Result<(), Interrupted> {
+        if self.word.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            return Ok(());
+        }
+        self.lock_interruptible_cold(&node)
+    }
+
+    #[cold]
+    fn lock_interruptible_cold(&self, node: &Waiter<P>) -> Result<(), Interrupted> {
+        node.begin_on(&self.word)?;
+        let result = self.lock_contended(Some(node));
+        node.end();
+        if result.is_err() {
+            // We may have been the thread an unlock chose to wake; hand that
+            // wake to another sleeper so it is not lost with us.
+            P::wake_one(&self.word);
+        }
+        result
+    }
+
+    #[cold]
+    fn lock_contended(&self, node: Option<&Waiter<P>>) -> Result<(), Interrupted> {
+        let mut word = self.spin();
+        loop {
+            if word & LOCKED == 0 {
+                match self.word.compare_exchange_weak(
+                    word,
+                    word | LOCKED | PARKED,
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return Ok(()),
+                    Err(now) => {
+                        word = now;
+                        continue;
+                    }
+                }
+            }
+            if word & PARKED == 0 {
+                match self.word.compare_exchange_weak(
+                    word,
+                    word | PARKED,
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => word |= PARKED,
+                    Err(now) => {
+                        word = now;
+                        continue;
+                    }
+                }
+            }
+            // After reading `word`: an interrupt that this check misses has
+            // bumped the epoch after our read, so the sleep below returns.
+            if node.is_some_and(Waiter::is_interrupted) {
+                return Err(Interrupted);
+            }
+            P::wait(&self.word, word);
+            word = self.spin();
+        }
+    }
+
+    /// Spins while the lock is held by a running thread and nobody sleeps.
+    #[inline]
+    fn spin(&self) -> u32 {
+        let mut spins = SPIN_LIMIT;
+        loop {
+            let word = self.word.load(Ordering::Acquire);
+            if word & (LOCKED | PARKED) != LOCKED || spins == 0 {
+                return word;
+            }
+            spins -= 1;
+            spin_hint();
+        }
+    }
+
+    /// Releases the lock.
+    ///
+    /// # Safety
+    /// The lock is held, and the caller is the one that holds it (or acts for
+    /// it, as a guard moved to another thread does).
+    #[inline]
+    pub unsafe fn unlock(&self) {
+        let prev = self.word.fetch_sub(LOCKED, Ordering::Release);
+        debug_assert!(prev & LOCKED != 0, "concur-core: RawMutex::unlock of an unlocked mutex");
+        if prev & PARKED != 0 {
+            self.wake_sleeper();
+        }
+    }
+
+    #[cold]
+    fn wake_sleeper(&self) {
+        // Clear PARKED before waking: the woken thread sets it again if it
+        // has to sleep, so a later unlock knows whether to wake.
+        self.word.fetch_and(!PARKED, Ordering::Relaxed);
+        P::wake_one(&self.word);
+    }
+
+    /// Whether the lock is held right now (a racy snapshot).
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.word.load(Ordering::Relaxed) & LOCKED != 0
+    }
+}

@@ -1,0 +1,254 @@
+//! The waiter node: a blocked thread's handle for being granted or interrupted.
+//!
+//! A [`Waiter`] lives on the blocked thread's stack (pinned for as long as it
+//! is in use) and owns one futex word. It serves two kinds of wait:
+//!
+//! * **Queued waits** (the semaphore): the node is linked into the
+//!   primitive's FIFO list and its owner sleeps on the node's own word. A
+//!   granter flips `DONE` and wakes that word.
+//! * **Word waits** (mutex, rwlock, wait counter, once): the owner sleeps on a
+//!   word of the primitive. The node records that word as its *target* so an
+//!   interrupter can reach the sleeper: it bumps the target's epoch (so a
+//!   sleeper about to sleep sees a changed value) and wakes the target.
+//!
+//! [`Waiter::interrupt`] may be called from any thread at any time, before,
+//! during or after a wait. The first call wins; an interrupted node stays
+//! interrupted, and every later wait with it fails at once.
+//!
+//! # The node word
+//!
+//! | bit        | set by                  | cleared by            | meaning |
+//! |------------|-------------------------|-----------------------|---------|
+//! | `DONE`     | a lock holder (granter) | owner, next `begin`   | the queued wait has its outcome |
+//! | `INTERRUPTED` | `interrupt`          | never                 | the wait must end with `Interrupted` |
+//! | `WAKING`   | `interrupt`             | `interrupt`           | an interrupter is touching the target word |
+//! | `TARGETED` | owner, before a word wait | owner, after it     | `target` points at a live primitive word |
+//! | `IN_USE`   | owner, `begin`          | owner, `end`          | a wait is using this node |
+//!
+//! Why `TARGETED` and `WAKING` live in the same word: the interrupter sets
+//! `WAKING` with a compare-exchange that also reads `TARGETED`, and the owner
+//! clears `TARGETED` with a read-modify-write that also reads `WAKING`. Both
+//! are read-modify-writes of one location, so they are totally ordered:
+//! either the interrupter saw `TARGETED` clear and never touches the target,
+//! or the owner sees `WAKING` and waits for it to clear before its wait
+//! (and the primitive's borrow) can end. No store-buffering argument needed.
+
+use core::marker::{PhantomData, PhantomPinned};
+use core::ptr;
+
+use crate::park::{DefaultPark, Park};
+use crate::sync::{AtomicPtr, AtomicU32, Ordering, UnsafeCell};
+
+pub(crate) const DONE: u32 = 1;
+pub(crate) const INTERRUPTED: u32 = 2;
+const WAKING: u32 = 4;
+const TARGETED: u32 = 8;
+const IN_USE: u32 = 16;
+
+/// The amount an interrupter adds to a target word.
+///
+/// Every word a waiter can sleep on keeps its low three bits for state and
+/// treats the rest as a wrapping epoch, so adding this changes the word's
+/// value without changing its meaning.
+pub(crate) const EPOCH_UNIT: u32 = 8;
+
+/// Why a wait ended early: its [`Waiter`] was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Interrupted;
+
+impl core::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("wait interrupted")
+    }
+}
+
+/// What a queued (semaphore) wait ended with, written by the lock holder
+/// that unlinked the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    Pending,
+    Granted,
+    Closed,
+    TooLarge,
+    Interrupted,
+}
+
+/// The fields a queued wait shares with lock holders. Protected by the
+/// semaphore's list lock while linked.
+#[derive(Debug)]
+pub(crate) struct Queued<P: Park> {
+    pub(crate) prev: *const Waiter<P>,
+    pub(crate) next: *const Waiter<P>,
+    pub(crate) linked: bool,
+    /// Permits asked for.
+    pub(crate) requested: u64,
+    /// Permits still missing; `requested - need` have been granted.
+    pub(crate) need: u64,
+    pub(crate) outcome: Outcome,
+}
+
+/// A blocked thread's node: see the [module docs](self).
+///
+/// Create one per blocking call (or reuse one for sequential calls), pin it,
+/// hand it to the blocking call, and give `&Waiter` to whoever may need to
+/// interrupt that call.
+///
+/// ```
+/// use core::pin::pin;
+/// use concur_core::{RawSemaphore, Waiter, AcquireError};
+///
+/// let sem: RawSemaphore = RawSemaphore::new(0);
+/// let node = pin!(Waiter::new());
+/// node.interrupt(); // e.g. the caller's context was already cancelled
+/// assert_eq!(sem.acquire(node.as_ref(), 1), Err(AcquireError::Interrupted));
+/// ```
+#[derive(Debug)]
+pub struct Waiter<P: Park = DefaultPark> {
+    word: AtomicU32,
+    target: AtomicPtr<AtomicU32>,
+    pub(crate) queued: UnsafeCell<Queued<P>>,
+    _pinned: PhantomPinned,
+    _park: PhantomData<fn() -> P>,
+}
+
+// SAFETY: the atomics are shared freely; `queued` is only touched by the
+// owner while the node is not linked, or by holders of the list lock of the
+// one semaphore it is linked into (see `semaphore`), so sharing the node
+// between threads cannot race on it. The raw pointers inside `queued` point
+// at other pinned nodes under the same lock discipline.
+unsafe impl<P: Park> Sync for Waiter<P> {}
+// SAFETY: a node that can be moved to another thread is not in use (a node
+// in use is pinned and borrowed by its wait); its pointers are then dead.
+unsafe impl<P: Park> Send for Waiter<P> {}
+
+impl<P: Park> Default for Waiter<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Park> Waiter<P> {
+    crate::sync::const_fn! {
+        /// A fresh, uninterrupted node.
+        pub fn new() -> Self {
+            Self {
+                word: AtomicU32::new(0),
+                target: AtomicPtr::new(ptr::null_mut()),
+                queued: UnsafeCell::new(Queued {
+                    prev: ptr::null(),
+                    next: ptr::null(),
+                    linked: false,
+                    requested: 0,
+                    need: 0,
+                    outcome: Outcome::Pending,
+                }),
+                _pinned: PhantomPinned,
+                _park: PhantomData,
+            }
+        }
+    }
+
+    /// Interrupts the wait this node is in, or the next one it is used for.
+    ///
+    /// Idempotent and callable from any thread. A thread blocked with this
+    /// node wakes and its call returns an interrupted error, having given back
+    /// anything it was partly granted; an interrupt that arrives after the
+    /// wait completed makes the next wait with this node fail at once.
+    pub fn interrupt(&self) {
+        // Taken first: once the last atomic below is done the owner may
+        // return, and the wake must then use only the address.
+        let word_ptr: *const AtomicU32 = &self.word;
+        let mut word = self.word.load(Ordering::Relaxed);
+        loop {
+            if word & INTERRUPTED != 0 {
+                return;
+            }
+            let waking = if word & TARGETED != 0 { WAKING } else { 0 };
+            match self.word.compare_exchange_weak(
+                word,
+                word | INTERRUPTED | waking,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => word = now,
+            }
+        }
+        if word & TARGETED != 0 {
+            let target = self.target.load(Ordering::Relaxed);
+            // SAFETY: `TARGETED` was set (with Release, after `target` was
+            // stored) when our AcqRel CAS read it, and the owner cannot end its
+            // word wait, and so cannot give up its borrow of the primitive that
+            // owns `target`, until it has seen `WAKING` clear (`end`). So the
+            // target word is alive until the `fetch_and` below.
+            let target_ref = unsafe { &*target };
+            target_ref.fetch_add(EPOCH_UNIT, Ordering::Release);
+            P::wake_all(target);
+            self.word.fetch_and(!WAKING, Ordering::Release);
+        }
+        P::wake_all(word_ptr);
+    }
+
+    /// Whether [`interrupt`](Self::interrupt) has been called.
+    #[inline]
+    pub fn is_interrupted(&self) -> bool {
+        self.word.load(Ordering::Acquire) & INTERRUPTED != 0
+    }
+
+    /// The node word, for queued waits that sleep on it.
+    #[inline]
+    pub(crate) fn word(&self) -> &AtomicU32 {
+        &self.word
+    }
+
+    /// Claims the node for one wait.
+    ///
+    /// Fails if the node is already interrupted. Panics if another wait is
+    /// using it: two waits sharing one node would corrupt the wait list.
+    pub(crate) fn begin(&self) -> Result<(), Interrupted> {
+        let prev = self.word.fetch_or(IN_USE, Ordering::Acquire);
+        assert!(
+            prev & IN_USE == 0,
+            "concur-core: a Waiter was used by two waits at once"
+        );
+        if prev & DONE != 0 {
+            self.word.fetch_and(!DONE, Ordering::Relaxed);
+        }
+        if prev & INTERRUPTED != 0 {
+            self.word.fetch_and(!IN_USE, Ordering::Relaxed);
+            return Err(Interrupted);
+        }
+        Ok(())
+    }
+
+    /// Claims the node for a wait that sleeps on `target`, a word of a
+    /// primitive borrowed for the duration of the wait.
+    pub(crate) fn begin_on(&self, target: &AtomicU32) -> Result<(), Interrupted> {
+        self.begin()?;
+        self.target.store(target as *const AtomicU32 as *mut AtomicU32, Ordering::Relaxed);
+        self.word.fetch_or(TARGETED, Ordering::Release);
+        Ok(())
+    }
+
+    /// Releases the node after a wait. If an interrupter is still touching
+    /// the target word, waits for it to finish first, so the caller may end
+    /// its borrow of the primitive as soon as this returns.
+    pub(crate) fn end(&self) {
+        let mut word = self.word.fetch_and(!(TARGETED | IN_USE), Ordering::AcqRel);
+        while word & WAKING != 0 {
+            P::wait(&self.word, word & !(TARGETED | IN_USE));
+            word = self.word.load(Ordering::Acquire);
+        }
+    }
+
+    /// Raw access to the queued-wait fields.
+    ///
+    /// # Safety
+    /// The caller holds the list lock of the semaphore this node is linked
+    /// into, or is the owner and the node is not linked.
+    #[inline]
+    pub(crate) unsafe fn queued_mut<R>(&self, f: impl FnOnce(&mut Queued<P>) -> R) -> R {
+        // SAFETY: exclusive access is the caller's obligation, stated above.
+        self.queued.with_mut(|q| f(unsafe { &mut *q }))
+    }
+}
