@@ -103,12 +103,10 @@ impl<P: Park> WaitCounter<P> {
             }
             // Reaching zero also clears SLEEPERS: we are about to wake them.
             let new = if count == 1 { 0 } else { state - 1 };
-            match self.state.compare_exchange_weak(
-                state,
-                new,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(now) => state = now,
             }

@@ -2,11 +2,11 @@
 //!
 //! Lock-free fast paths and futex-parked slow paths for:
 //!
-//! * [`RawSemaphore`]: weighted, FIFO-fair, with an intrusive waiter queue;
-//! * [`RawMutex`]: one `AtomicU32`;
-//! * [`RawRwLock`]: writer-preferring;
-//! * [`WaitCounter`]: add / done / wait for zero (under a wait group);
-//! * [`OnceState`]: run once, retry after a failed initializer.
+//! * [`RawSemaphore`], weighted and FIFO-fair, with an intrusive waiter queue;
+//! * [`RawMutex`], one `AtomicU32`;
+//! * [`RawRwLock`], writer-preferring;
+//! * [`WaitCounter`], add / done / wait for zero (under a wait group);
+//! * [`OnceState`], run once, retry after a failed initializer.
 //!
 //! Every blocking operation has an interruptible form that takes a pinned
 //! [`Waiter`]. Another thread holding `&Waiter` can call

@@ -20,7 +20,10 @@ pub(crate) struct WaitList<P: Park> {
 
 impl<P: Park> WaitList<P> {
     pub(crate) const fn new() -> Self {
-        Self { head: ptr::null(), tail: ptr::null() }
+        Self {
+            head: ptr::null(),
+            tail: ptr::null(),
+        }
     }
 
     #[inline]

@@ -83,7 +83,10 @@ impl<P: Park> RawMutex<P> {
     /// Takes the lock if it is free, without waiting.
     #[inline]
     pub fn try_lock(&self) -> bool {
-        match self.word.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed) {
+        match self
+            .word
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+        {
             Ok(_) => true,
             Err(word) => word & LOCKED == 0 && self.try_lock_cold(word),
         }
@@ -108,7 +111,11 @@ impl<P: Park> RawMutex<P> {
     /// Takes the lock, sleeping until it is free.
     #[inline]
     pub fn lock(&self) {
-        if self.word.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_err() {
+        if self
+            .word
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
             let _ = self.lock_contended(None);
         }
     }
@@ -119,7 +126,11 @@ impl<P: Park> RawMutex<P> {
     /// only matters when the call would have to wait.
     #[inline]
     pub fn lock_interruptible(&self, node: Pin<&Waiter<P>>) -> Result<(), Interrupted> {
-        if self.word.compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+        if self
+            .word
+            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+        {
             return Ok(());
         }
         self.lock_interruptible_cold(&node)
@@ -202,7 +213,10 @@ impl<P: Park> RawMutex<P> {
     #[inline]
     pub unsafe fn unlock(&self) {
         let prev = self.word.fetch_sub(LOCKED, Ordering::Release);
-        debug_assert!(prev & LOCKED != 0, "concur-core: RawMutex::unlock of an unlocked mutex");
+        debug_assert!(
+            prev & LOCKED != 0,
+            "concur-core: RawMutex::unlock of an unlocked mutex"
+        );
         if prev & PARKED != 0 {
             self.wake_sleeper();
         }

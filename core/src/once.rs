@@ -154,7 +154,10 @@ impl<P: Park> OnceState<P> {
         loop {
             debug_assert_eq!(word & STATE, RUNNING);
             let new = (word & !(STATE | SLEEPERS)) | to;
-            match self.word.compare_exchange_weak(word, new, Ordering::Release, Ordering::Relaxed) {
+            match self
+                .word
+                .compare_exchange_weak(word, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => break,
                 Err(now) => word = now,
             }

@@ -300,7 +300,10 @@ impl<P: Park> RawRwLock<P> {
     #[inline]
     pub unsafe fn read_unlock(&self) {
         let state = self.state.fetch_sub(1, Ordering::Release) - 1;
-        debug_assert!(readers(state) < MAX_READERS, "concur-core: read_unlock without a read lock");
+        debug_assert!(
+            readers(state) < MAX_READERS,
+            "concur-core: read_unlock without a read lock"
+        );
         if readers(state) == 0 && state & (WRITERS_MASK | READERS_PARKED) != 0 {
             self.wake_after_release(state);
         }

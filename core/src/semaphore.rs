@@ -104,7 +104,10 @@ impl core::fmt::Display for TryAcquireError {
         match self {
             Self::NoPermits => f.write_str("not enough permits available"),
             Self::Closed => f.write_str("semaphore closed"),
-            Self::TooLarge { requested, capacity } => write!(
+            Self::TooLarge {
+                requested,
+                capacity,
+            } => write!(
                 f,
                 "requested {requested} permits from a semaphore of {capacity}"
             ),
@@ -116,7 +119,10 @@ impl core::fmt::Display for AcquireError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Closed => f.write_str("semaphore closed"),
-            Self::TooLarge { requested, capacity } => write!(
+            Self::TooLarge {
+                requested,
+                capacity,
+            } => write!(
                 f,
                 "requested {requested} permits from a semaphore of {capacity}"
             ),
@@ -144,7 +150,11 @@ struct WakeBatch<P: Park> {
 
 impl<P: Park> WakeBatch<P> {
     fn new() -> Self {
-        Self { words: [core::ptr::null(); 8], len: 0, _park: PhantomData }
+        Self {
+            words: [core::ptr::null(); 8],
+            len: 0,
+            _park: PhantomData,
+        }
     }
 
     fn push(&mut self, word: *const AtomicU32) {
@@ -274,7 +284,10 @@ impl<P: Park> RawSemaphore<P> {
         }
         let capacity = self.capacity();
         if n > capacity {
-            TryAcquireError::TooLarge { requested: n, capacity }
+            TryAcquireError::TooLarge {
+                requested: n,
+                capacity,
+            }
         } else {
             TryAcquireError::NoPermits
         }
@@ -314,7 +327,10 @@ impl<P: Park> RawSemaphore<P> {
             }
             let capacity = self.capacity.load(Ordering::Relaxed);
             if n > capacity {
-                return Err(AcquireError::TooLarge { requested: n, capacity });
+                return Err(AcquireError::TooLarge {
+                    requested: n,
+                    capacity,
+                });
             }
             // Take what is available and mark the queue non-empty in one step.
             let mut state = self.state.load(Ordering::Acquire);
@@ -406,7 +422,9 @@ impl<P: Park> RawSemaphore<P> {
         let mut wake = WakeBatch::new();
         self.lock.lock();
         // SAFETY: the list lock is held for the whole access.
-        let result = self.queue.with_mut(|queue| f(unsafe { &mut *queue }, &mut wake));
+        let result = self
+            .queue
+            .with_mut(|queue| f(unsafe { &mut *queue }, &mut wake));
         // SAFETY: locked above by this thread.
         unsafe { self.lock.unlock() };
         wake.wake();
@@ -501,12 +519,10 @@ impl<P: Park> RawSemaphore<P> {
         loop {
             let available = (state & !SLOW) + permits;
             let new = if slow { available | SLOW } else { available };
-            match self.state.compare_exchange_weak(
-                state,
-                new,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(now) => state = now,
             }
@@ -531,12 +547,10 @@ impl<P: Park> RawSemaphore<P> {
                 // the slow path decides under the lock, with stable numbers.
                 return self.release_slow(n);
             }
-            match self.state.compare_exchange_weak(
-                state,
-                new,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
                 Ok(_) => return,
                 Err(now) => state = now,
             }
@@ -572,9 +586,11 @@ impl<P: Park> RawSemaphore<P> {
         if n == 0 {
             return;
         }
-        let grown = self.capacity.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
-            c.checked_add(n).filter(|&c| c <= MAX_PERMITS)
-        });
+        let grown = self
+            .capacity
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+                c.checked_add(n).filter(|&c| c <= MAX_PERMITS)
+            });
         if let Err(capacity) = grown {
             panic!(
                 "concur-core: RawSemaphore::add_permits({n}) on a semaphore of {capacity} \
@@ -629,13 +645,15 @@ impl<P: Park> RawSemaphore<P> {
             if n > held {
                 return Some((held, capacity));
             }
-            let capacity = capacity - n;
-            self.capacity.store(capacity, Ordering::Release);
+            // A read-modify-write, not a store: `add_permits` grows the
+            // capacity without the lock.
+            let capacity = self.capacity.fetch_sub(n, Ordering::AcqRel) - n;
             let mut permits = 0;
             let mut cursor = queue.list.head();
             while let Some(node) = cursor {
                 cursor = queue.list.next(node);
-                let (requested, granted) = (*node).queued_mut(|q| (q.requested, q.requested - q.need));
+                let (requested, granted) =
+                    (*node).queued_mut(|q| (q.requested, q.requested - q.need));
                 if requested > capacity {
                     permits += granted;
                     queue.pending -= granted;

@@ -5,10 +5,10 @@
 //! waiter nodes' unsynchronised fields. Nothing in the algorithms names
 //! `core::sync::atomic` directly.
 
-#[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
 #[cfg(not(loom))]
 pub(crate) use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64};
 
 pub(crate) use core::sync::atomic::Ordering;
 
@@ -25,12 +25,16 @@ pub(crate) struct UnsafeCell<T> {
 impl<T> UnsafeCell<T> {
     #[cfg(not(loom))]
     pub(crate) const fn new(value: T) -> Self {
-        Self { inner: core::cell::UnsafeCell::new(value) }
+        Self {
+            inner: core::cell::UnsafeCell::new(value),
+        }
     }
 
     #[cfg(loom)]
     pub(crate) fn new(value: T) -> Self {
-        Self { inner: loom::cell::UnsafeCell::new(value) }
+        Self {
+            inner: loom::cell::UnsafeCell::new(value),
+        }
     }
 
     /// Runs `f` with a unique pointer to the value.

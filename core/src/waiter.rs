@@ -225,7 +225,10 @@ impl<P: Park> Waiter<P> {
     /// primitive borrowed for the duration of the wait.
     pub(crate) fn begin_on(&self, target: &AtomicU32) -> Result<(), Interrupted> {
         self.begin()?;
-        self.target.store(target as *const AtomicU32 as *mut AtomicU32, Ordering::Relaxed);
+        self.target.store(
+            target as *const AtomicU32 as *mut AtomicU32,
+            Ordering::Relaxed,
+        );
         self.word.fetch_or(TARGETED, Ordering::Release);
         Ok(())
     }
