@@ -142,10 +142,8 @@ impl<P: Park> WaitCounter<P> {
 
     #[cold]
     fn wait_interruptible_cold(&self, node: &Waiter<P>) -> Result<(), Interrupted> {
-        node.begin_on(&self.wake)?;
-        let result = self.wait_contended(Some(node));
-        node.end();
-        result
+        let _scope = node.begin_on(&self.wake)?;
+        self.wait_contended(Some(node))
     }
 
     #[cold]

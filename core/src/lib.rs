@@ -27,15 +27,15 @@
 #[cfg(loom)]
 extern crate std;
 
-mod counter;
+pub mod counter;
 mod list;
-mod mutex;
-mod once;
+pub mod mutex;
+pub mod once;
 pub mod park;
-mod rwlock;
-mod semaphore;
+pub mod rwlock;
+pub mod semaphore;
 mod sync;
-mod waiter;
+pub mod waiter;
 
 pub use counter::{WaitCounter, MAX_COUNT};
 pub use mutex::RawMutex;

@@ -16,11 +16,12 @@
 //! | `LOCKED \| PARKED` | held, sleepers: unlock wakes one |
 //! | `PARKED` | briefly, between an unlock and its wake |
 //!
-//! Fast paths are one compare-exchange to lock and one `fetch_sub` to
-//! unlock. The slow path spins briefly while the holder runs, then marks
-//! `PARKED` and sleeps on the word. Like std's futex mutex, a thread that
-//! went through the slow path takes the lock with `PARKED` set, since it
-//! cannot know whether others still sleep: at worst one spurious wake.
+//! Fast paths are one compare-exchange to lock and one to unlock. The slow
+//! path spins briefly while the holder runs, then marks `PARKED` and sleeps
+//! on the word. A thread that has slept takes the lock with `PARKED` set,
+//! since the unlock that woke it cleared the bit and others may still sleep
+//! (at worst one spurious wake); a thread that never slept keeps the bit as
+//! it found it, so an uncontended lock never pays for a wake.
 //!
 //! # Interruptible waits
 //!
@@ -31,8 +32,9 @@
 //! either it sees the flag or its sleep sees the changed word. The epoch
 //! is never reset by the lock, so the value cannot return to what a
 //! sleeper read (short of 2^29 interrupts between its read and its sleep).
-//! After an interrupt, the epoch makes the fast-path compare-exchange fail;
-//! the cold path then takes the lock with one more load.
+//! After an interrupt, the epoch makes the fast-path compare-exchanges fail;
+//! the cold paths then lock and unlock with one more load each, and still
+//! without a syscall when nobody sleeps.
 //!
 //! An interrupted sleeper may have absorbed the one wake an unlock sent, so
 //! it passes a wake on when it leaves.
@@ -42,6 +44,8 @@ use core::pin::Pin;
 
 use crate::park::{DefaultPark, Park};
 use crate::sync::{spin_hint, AtomicU32, Ordering, SPIN_LIMIT};
+#[cfg(doc)]
+use crate::waiter::EPOCH_UNIT;
 use crate::waiter::{Interrupted, Waiter};
 
 const LOCKED: u32 = 1;
@@ -138,9 +142,14 @@ impl<P: Park> RawMutex<P> {
 
     #[cold]
     fn lock_interruptible_cold(&self, node: &Waiter<P>) -> Result<(), Interrupted> {
-        node.begin_on(&self.word)?;
+        // A free lock (with a non-zero epoch) is taken without the node.
+        let word = self.word.load(Ordering::Relaxed);
+        if word & LOCKED == 0 && self.try_lock_cold(word) {
+            return Ok(());
+        }
+        let scope = node.begin_on(&self.word)?;
         let result = self.lock_contended(Some(node));
-        node.end();
+        drop(scope);
         if result.is_err() {
             // We may have been the thread an unlock chose to wake; hand that
             // wake to another sleeper so it is not lost with us.
@@ -152,11 +161,13 @@ impl<P: Park> RawMutex<P> {
     #[cold]
     fn lock_contended(&self, node: Option<&Waiter<P>>) -> Result<(), Interrupted> {
         let mut word = self.spin();
+        // Set once this thread has slept: only then may others sleep unseen.
+        let mut parked = 0;
         loop {
             if word & LOCKED == 0 {
                 match self.word.compare_exchange_weak(
                     word,
-                    word | LOCKED | PARKED,
+                    word | LOCKED | parked,
                     Ordering::Acquire,
                     Ordering::Acquire,
                 ) {
@@ -187,6 +198,7 @@ impl<P: Park> RawMutex<P> {
                 return Err(Interrupted);
             }
             P::wait(&self.word, word);
+            parked = PARKED;
             word = self.spin();
         }
     }
@@ -212,27 +224,80 @@ impl<P: Park> RawMutex<P> {
     /// it, as a guard moved to another thread does).
     #[inline]
     pub unsafe fn unlock(&self) {
-        let prev = self.word.fetch_sub(LOCKED, Ordering::Release);
+        if self
+            .word
+            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
+            .is_err()
+        {
+            self.unlock_cold();
+        }
+    }
+
+    #[cold]
+    fn unlock_cold(&self) {
+        // Clear PARKED with LOCKED, in one step: the woken thread sets it
+        // again when it locks, so a later unlock knows whether to wake.
+        let prev = self.word.fetch_and(!(LOCKED | PARKED), Ordering::Release);
         debug_assert!(
             prev & LOCKED != 0,
             "concur-core: RawMutex::unlock of an unlocked mutex"
         );
         if prev & PARKED != 0 {
-            self.wake_sleeper();
+            P::wake_one(&self.word);
         }
-    }
-
-    #[cold]
-    fn wake_sleeper(&self) {
-        // Clear PARKED before waking: the woken thread sets it again if it
-        // has to sleep, so a later unlock knows whether to wake.
-        self.word.fetch_and(!PARKED, Ordering::Relaxed);
-        P::wake_one(&self.word);
     }
 
     /// Whether the lock is held right now (a racy snapshot).
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.word.load(Ordering::Relaxed) & LOCKED != 0
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    extern crate std;
+    use super::*;
+    use core::pin::Pin;
+    use std::sync::Arc;
+
+    /// After an interrupt has bumped the epoch, an uncontended lock must not
+    /// carry `PARKED`, or every later unlock would pay for a futex wake.
+    #[test]
+    fn interrupt_leaves_uncontended_locking_syscall_free() {
+        let m: Arc<RawMutex> = Arc::new(RawMutex::new());
+        let node = Arc::new(Waiter::new());
+        m.lock();
+        let blocked = {
+            let (m, node) = (m.clone(), node.clone());
+            std::thread::spawn(move || {
+                // SAFETY: the Arc keeps the node at one address.
+                let node = unsafe { Pin::new_unchecked(&*node) };
+                m.lock_interruptible(node)
+            })
+        };
+        while m.word.load(Ordering::Relaxed) & PARKED == 0 && !blocked.is_finished() {
+            std::thread::yield_now();
+        }
+        node.interrupt();
+        assert!(blocked.join().unwrap().is_err());
+        // SAFETY: locked above.
+        unsafe { m.unlock() };
+        assert_ne!(
+            m.word.load(Ordering::Relaxed) >> 3,
+            0,
+            "the interrupt bumped the epoch"
+        );
+        for _ in 0..3 {
+            m.lock();
+            assert_eq!(
+                m.word.load(Ordering::Relaxed) & PARKED,
+                0,
+                "uncontended lock set PARKED"
+            );
+            // SAFETY: locked just above.
+            unsafe { m.unlock() };
+        }
+        assert!(!m.is_locked());
     }
 }

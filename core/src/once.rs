@@ -104,10 +104,18 @@ impl<P: Park> OnceState<P> {
 
     #[cold]
     fn begin_interruptible_cold(&self, node: &Waiter<P>) -> Result<Begin<'_, P>, Interrupted> {
-        node.begin_on(&self.word)?;
-        let result = self.begin_contended(Some(node));
-        node.end();
-        result
+        // Becoming the runner needs no waiting, so no node.
+        let word = self.word.load(Ordering::Acquire);
+        if word & STATE == INCOMPLETE
+            && self
+                .word
+                .compare_exchange(word, word | RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Ok(Begin::Run(OnceGuard { state: self }));
+        }
+        let _scope = node.begin_on(&self.word)?;
+        self.begin_contended(Some(node))
     }
 
     #[cold]

@@ -83,37 +83,81 @@ impl Park for SpinPark {
 
 /// A futex emulated with loom's blocking primitives.
 ///
-/// One process-wide (per loom execution) mutex and condition variable stand
-/// in for the kernel's futex table: `wait` compares the word while holding
-/// the mutex, and `wake_*` take the mutex before notifying, so a wake that
+/// One table per loom execution stands in for the kernel's: a loom mutex
+/// guards the list of sleepers (each with the address it sleeps on and a
+/// woken flag) and a condition variable carries the wake-ups. `wait` compares
+/// the word while holding the mutex and enqueues itself, so a wake that
 /// follows a change of the word cannot slip between the comparison and the
-/// sleep. Every wake notifies every sleeper; they re-check their words.
+/// sleep. `wake_one` marks exactly one sleeper on that address (the oldest),
+/// so loom explores the schedules where a single wake goes to a thread that
+/// then does not use it; `wake_all` marks every sleeper on the address.
 #[cfg(loom)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LoomPark;
 
 #[cfg(loom)]
+#[derive(Default)]
+struct LoomFutex {
+    /// (address, ticket, woken), oldest first.
+    sleepers: std::vec::Vec<(usize, usize, bool)>,
+    next_ticket: usize,
+}
+
+#[cfg(loom)]
 loom::lazy_static! {
-    static ref LOOM_FUTEX: (loom::sync::Mutex<()>, loom::sync::Condvar) =
-        (loom::sync::Mutex::new(()), loom::sync::Condvar::new());
+    static ref LOOM_FUTEX: (loom::sync::Mutex<LoomFutex>, loom::sync::Condvar) =
+        (loom::sync::Mutex::new(LoomFutex::default()), loom::sync::Condvar::new());
+}
+
+#[cfg(loom)]
+impl LoomPark {
+    fn wake(word: *const AtomicU32, count: usize) {
+        let (lock, condvar) = &*LOOM_FUTEX;
+        let mut futex = lock.lock().unwrap();
+        let address = word as usize;
+        let mut left = count;
+        for sleeper in futex.sleepers.iter_mut() {
+            if left == 0 {
+                break;
+            }
+            if sleeper.0 == address && !sleeper.2 {
+                sleeper.2 = true;
+                left -= 1;
+            }
+        }
+        if left != count {
+            condvar.notify_all();
+        }
+    }
 }
 
 #[cfg(loom)]
 impl Park for LoomPark {
     fn wait(word: &AtomicU32, expected: u32) {
         let (lock, condvar) = &*LOOM_FUTEX;
-        let guard = lock.lock().unwrap();
-        if word.load(crate::sync::Ordering::SeqCst) == expected {
-            drop(condvar.wait(guard).unwrap());
+        let mut futex = lock.lock().unwrap();
+        if word.load(crate::sync::Ordering::SeqCst) != expected {
+            return;
+        }
+        let ticket = futex.next_ticket;
+        futex.next_ticket += 1;
+        futex
+            .sleepers
+            .push((word as *const AtomicU32 as usize, ticket, false));
+        loop {
+            futex = condvar.wait(futex).unwrap();
+            let me = futex.sleepers.iter().position(|s| s.1 == ticket);
+            if let Some(i) = me.filter(|&i| futex.sleepers[i].2) {
+                futex.sleepers.remove(i);
+                return;
+            }
         }
     }
     fn wake_one(word: *const AtomicU32) {
-        Self::wake_all(word);
+        Self::wake(word, 1);
     }
-    fn wake_all(_word: *const AtomicU32) {
-        let (lock, condvar) = &*LOOM_FUTEX;
-        let _guard = lock.lock().unwrap();
-        condvar.notify_all();
+    fn wake_all(word: *const AtomicU32) {
+        Self::wake(word, usize::MAX);
     }
 }
 

@@ -10,7 +10,7 @@
 //! | 0..=31  | readers           | read locks held |
 //! | 32      | `WRITE_LOCKED`    | a writer holds the lock |
 //! | 33      | `READERS_PARKED`  | readers may sleep on `readers_wake` |
-//! | 34..=63 | writers waiting   | writers that are waiting (sleeping or about to) |
+//! | 34..=63 | writers waiting   | writers that are waiting (sleeping or about to); at most 2^30 - 1, far above any thread count |
 //!
 //! `readers_wake` and `writers_wake` are futex words that only ever count up
 //! (by [`EPOCH_UNIT`], wrapping): readers sleep on the first, writers on the
@@ -147,10 +147,8 @@ impl<P: Park> RawRwLock<P> {
 
     #[cold]
     fn read_interruptible_cold(&self, node: &Waiter<P>) -> Result<(), Interrupted> {
-        node.begin_on(&self.readers_wake)?;
-        let result = self.read_contended(Some(node));
-        node.end();
-        result
+        let _scope = node.begin_on(&self.readers_wake)?;
+        self.read_contended(Some(node))
     }
 
     #[cold]
@@ -247,10 +245,12 @@ impl<P: Park> RawRwLock<P> {
 
     #[cold]
     fn write_interruptible_cold(&self, node: &Waiter<P>) -> Result<(), Interrupted> {
-        node.begin_on(&self.writers_wake)?;
-        let result = self.write_contended(Some(node));
-        node.end();
-        result
+        // A free lock (with flags set) is taken without the node.
+        if self.try_write() {
+            return Ok(());
+        }
+        let _scope = node.begin_on(&self.writers_wake)?;
+        self.write_contended(Some(node))
     }
 
     #[cold]

@@ -311,10 +311,8 @@ impl<P: Park> RawSemaphore<P> {
         if n == 0 {
             return Err(AcquireError::Closed);
         }
-        node.begin().map_err(|_| AcquireError::Interrupted)?;
-        let result = self.enqueue_and_wait(node, n);
-        node.end();
-        result
+        let _scope = node.begin_queued().map_err(|_| AcquireError::Interrupted)?;
+        self.enqueue_and_wait(node, n)
     }
 
     fn enqueue_and_wait(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
@@ -419,16 +417,28 @@ impl<P: Park> RawSemaphore<P> {
     /// Runs `f` on the queue with the list lock held, then, after unlocking,
     /// wakes the nodes `f` finished.
     fn locked<R>(&self, f: impl FnOnce(&mut Queue<P>, &mut WakeBatch<P>) -> R) -> R {
-        let mut wake = WakeBatch::new();
+        /// Unlocks, then wakes, even if `f` panics (a debug assertion), so a
+        /// panic can never leave the list lock held.
+        struct Unlock<'a, P: Park> {
+            lock: &'a RawMutex<P>,
+            wake: WakeBatch<P>,
+        }
+        impl<P: Park> Drop for Unlock<'_, P> {
+            fn drop(&mut self) {
+                // SAFETY: locked by `locked` on this thread before the guard
+                // was made.
+                unsafe { self.lock.unlock() };
+                self.wake.wake();
+            }
+        }
         self.lock.lock();
+        let mut guard = Unlock {
+            lock: &self.lock,
+            wake: WakeBatch::new(),
+        };
         // SAFETY: the list lock is held for the whole access.
-        let result = self
-            .queue
-            .with_mut(|queue| f(unsafe { &mut *queue }, &mut wake));
-        // SAFETY: locked above by this thread.
-        unsafe { self.lock.unlock() };
-        wake.wake();
-        result
+        self.queue
+            .with_mut(|queue| f(unsafe { &mut *queue }, &mut guard.wake))
     }
 
     /// Gives `permits` to the queue, head first, then puts what is left into
@@ -641,7 +651,11 @@ impl<P: Park> RawSemaphore<P> {
         let over = self.locked(|queue, wake| unsafe {
             let available = self.state.load(Ordering::Acquire) & !SLOW;
             let capacity = self.capacity.load(Ordering::Relaxed);
-            let held = capacity - available - queue.pending;
+            // Saturating: a caller that released permits it did not hold can
+            // make the books disagree; report that rather than wrap.
+            let held = capacity
+                .saturating_sub(available)
+                .saturating_sub(queue.pending);
             if n > held {
                 return Some((held, capacity));
             }

@@ -13,7 +13,8 @@
 //!
 //! [`Waiter::interrupt`] may be called from any thread at any time, before,
 //! during or after a wait. The first call wins; an interrupted node stays
-//! interrupted, and every later wait with it fails at once.
+//! interrupted, and every later call with it that would have to block fails
+//! at once (a call that can complete without blocking still does).
 //!
 //! # The node word
 //!
@@ -50,7 +51,7 @@ const IN_USE: u32 = 16;
 /// Every word a waiter can sleep on keeps its low three bits for state and
 /// treats the rest as a wrapping epoch, so adding this changes the word's
 /// value without changing its meaning.
-pub(crate) const EPOCH_UNIT: u32 = 8;
+pub const EPOCH_UNIT: u32 = 8;
 
 /// Why a wait ended early: its [`Waiter`] was interrupted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,7 +206,7 @@ impl<P: Park> Waiter<P> {
     ///
     /// Fails if the node is already interrupted. Panics if another wait is
     /// using it: two waits sharing one node would corrupt the wait list.
-    pub(crate) fn begin(&self) -> Result<(), Interrupted> {
+    fn begin(&self) -> Result<(), Interrupted> {
         let prev = self.word.fetch_or(IN_USE, Ordering::Acquire);
         assert!(
             prev & IN_USE == 0,
@@ -222,21 +223,32 @@ impl<P: Park> Waiter<P> {
     }
 
     /// Claims the node for a wait that sleeps on `target`, a word of a
-    /// primitive borrowed for the duration of the wait.
-    pub(crate) fn begin_on(&self, target: &AtomicU32) -> Result<(), Interrupted> {
+    /// primitive borrowed for the duration of the wait. The returned guard
+    /// ends the wait when dropped, on every path out (a panic included), so
+    /// an interrupter can never reach `target` after the borrow ends.
+    pub(crate) fn begin_on<'a>(
+        &'a self,
+        target: &AtomicU32,
+    ) -> Result<WaitScope<'a, P>, Interrupted> {
         self.begin()?;
         self.target.store(
             target as *const AtomicU32 as *mut AtomicU32,
             Ordering::Relaxed,
         );
         self.word.fetch_or(TARGETED, Ordering::Release);
-        Ok(())
+        Ok(WaitScope { node: self })
+    }
+
+    /// Claims the node for a queued wait; the guard ends it when dropped.
+    pub(crate) fn begin_queued(&self) -> Result<WaitScope<'_, P>, Interrupted> {
+        self.begin()?;
+        Ok(WaitScope { node: self })
     }
 
     /// Releases the node after a wait. If an interrupter is still touching
     /// the target word, waits for it to finish first, so the caller may end
     /// its borrow of the primitive as soon as this returns.
-    pub(crate) fn end(&self) {
+    fn end(&self) {
         let mut word = self.word.fetch_and(!(TARGETED | IN_USE), Ordering::AcqRel);
         while word & WAKING != 0 {
             P::wait(&self.word, word & !(TARGETED | IN_USE));
@@ -253,5 +265,16 @@ impl<P: Park> Waiter<P> {
     pub(crate) unsafe fn queued_mut<R>(&self, f: impl FnOnce(&mut Queued<P>) -> R) -> R {
         // SAFETY: exclusive access is the caller's obligation, stated above.
         self.queued.with_mut(|q| f(unsafe { &mut *q }))
+    }
+}
+
+/// An active wait on a node: ends it (see `Waiter::end`) when dropped.
+pub(crate) struct WaitScope<'a, P: Park> {
+    node: &'a Waiter<P>,
+}
+
+impl<P: Park> Drop for WaitScope<'_, P> {
+    fn drop(&mut self) {
+        self.node.end();
     }
 }

@@ -496,3 +496,71 @@ fn waiter_shared_by_two_waits_panics() {
     first.join().unwrap().unwrap();
     std::panic::resume_unwind(result.unwrap_err());
 }
+
+#[test]
+fn interrupted_nodes_still_take_free_primitives() {
+    // Mutex with a bumped epoch (an earlier interrupted waiter): free, so an
+    // interrupted node still gets it.
+    within(HANG, || {
+        let m = Arc::new(RawMutex::<concur_core::DefaultPark>::new());
+        m.lock();
+        let node = Arc::new(Waiter::new());
+        let blocked = {
+            let (m, node) = (m.clone(), node.clone());
+            thread::spawn(move || {
+                // SAFETY: the Arc keeps the node at one address until the thread ends.
+                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
+                m.lock_interruptible(pinned)
+            })
+        };
+        node.interrupt();
+        assert!(blocked.join().unwrap().is_err());
+        // SAFETY: locked above.
+        unsafe { m.unlock() };
+        let interrupted = pin!(Waiter::new());
+        interrupted.interrupt();
+        assert_eq!(m.lock_interruptible(interrupted.as_ref()), Ok(()));
+        // SAFETY: locked just above.
+        unsafe { m.unlock() };
+    });
+
+    // RwLock left with READERS_PARKED by an interrupted reader: free.
+    within(HANG, || {
+        let l = Arc::new(RawRwLock::<concur_core::DefaultPark>::new());
+        l.write();
+        let node = Arc::new(Waiter::new());
+        let reader = {
+            let (l, node) = (l.clone(), node.clone());
+            thread::spawn(move || {
+                // SAFETY: the Arc keeps the node at one address until the thread ends.
+                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
+                l.read_interruptible(pinned)
+            })
+        };
+        node.interrupt();
+        assert!(reader.join().unwrap().is_err());
+        // SAFETY: write-locked above.
+        unsafe { l.write_unlock() };
+        let interrupted = pin!(Waiter::new());
+        interrupted.interrupt();
+        assert_eq!(l.write_interruptible(interrupted.as_ref()), Ok(()));
+        // SAFETY: write-locked just above.
+        unsafe { l.write_unlock() };
+        assert_eq!(l.read_interruptible(interrupted.as_ref()), Ok(()));
+        // SAFETY: read-locked just above.
+        unsafe { l.read_unlock() };
+    });
+
+    // Once, incomplete: becoming the runner needs no wait.
+    let once: OnceState = OnceState::new();
+    let interrupted = pin!(Waiter::new());
+    interrupted.interrupt();
+    match once.begin_interruptible(interrupted.as_ref()) {
+        Ok(Begin::Run(guard)) => guard.complete(),
+        other => panic!("expected to run the initializer, got {other:?}"),
+    }
+    assert!(matches!(
+        once.begin_interruptible(interrupted.as_ref()),
+        Ok(Begin::Complete)
+    ));
+}
