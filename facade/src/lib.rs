@@ -1,8 +1,96 @@
-//! concur: context-aware synchronization primitives.
+//! concur: synchronization primitives whose every blocking call takes a
+//! [`Context`] and ends with [`Error::Cancelled`] or
+//! [`Error::DeadlineExceeded`] when that context ends.
 //!
-//! This crate is the `std` facade over [`concur_core`]: contexts with
-//! cancellation and deadlines, and the primitives whose blocking calls take
-//! one. It is being built on the core; today it re-exports the core so the
-//! workspace layout is final.
+//! | type | what it is |
+//! |------|------------|
+//! | [`Context`] | cancellation tree with deadlines (Go's `context`) |
+//! | [`Mutex`] | one `AtomicU32` plus the data; `lock`, `lock_ctx`, `try_lock` |
+//! | [`RwLock`] | writer-preferring; `read`/`write` and their `_ctx` forms |
+//! | [`Semaphore`] | weighted, FIFO-fair; RAII [`Permit`] / [`OwnedPermit`] |
+//! | [`WaitGroup`] | add / done / wait (and `wait_ctx`) |
+//! | [`Once`] | initialize once; a failed initializer lets the next caller try |
+//! | [`Pool`] | sharded object pool with a reset hook |
+//!
+//! The locks and counters are the ones of [`concur_core`] (`no_std`, futex
+//! parked); this crate adds contexts and RAII. With
+//! [`Context::background`] a `*_ctx` call costs what the plain call costs;
+//! with a live context, the uncontended path adds one atomic load and a
+//! blocked call registers a node on its own stack: nothing allocates.
+//!
+//! ```
+//! use std::time::Duration;
+//! use concur::{Context, Error, Semaphore};
+//!
+//! let sem = Semaphore::new(1);
+//! let _held = sem.acquire(&Context::background(), 1)?;
+//! let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(10));
+//! assert_eq!(sem.acquire(&ctx, 1).err(), Some(Error::DeadlineExceeded));
+//! # Ok::<(), Error>(())
+//! ```
 
-pub use concur_core as core;
+mod context;
+mod error;
+mod mutex;
+mod once;
+mod pool;
+mod rwlock;
+mod semaphore;
+mod timer;
+mod wait_group;
+
+pub use context::{CancelHandle, Context};
+pub use error::Error;
+pub use mutex::{Mutex, MutexGuard};
+pub use once::Once;
+pub use pool::{Pool, PoolGuard};
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use semaphore::{OwnedPermit, Permit, Semaphore, MAX_PERMITS};
+pub use wait_group::WaitGroup;
+
+/// Compile-time checks of sizes and thread-safety, next to std's.
+mod assertions {
+    use super::*;
+    use static_assertions::{
+        assert_eq_size, assert_impl_all, assert_not_impl_any, const_assert_eq,
+    };
+
+    // Production sizes: a mutex is exactly one word.
+    const_assert_eq!(std::mem::size_of::<Mutex<()>>(), 4);
+    const_assert_eq!(std::mem::size_of::<RwLock<()>>(), 16);
+    const_assert_eq!(std::mem::size_of::<WaitGroup>(), 8);
+    const_assert_eq!(std::mem::size_of::<Semaphore>(), 48);
+    const_assert_eq!(std::mem::size_of::<Once<()>>(), 4);
+    assert_eq_size!(Context, usize);
+
+    assert_impl_all!(Context: Send, Sync, Clone);
+    assert_impl_all!(CancelHandle: Send, Sync);
+    assert_impl_all!(Error: Send, Sync, std::error::Error, Copy);
+
+    // As std: Mutex<T> is Send + Sync for T: Send; not for !Send T.
+    assert_impl_all!(Mutex<std::cell::Cell<u8>>: Send, Sync);
+    assert_not_impl_any!(Mutex<std::rc::Rc<u8>>: Send, Sync);
+    assert_not_impl_any!(MutexGuard<'static, u8>: Send);
+    assert_impl_all!(MutexGuard<'static, u8>: Sync);
+    assert_not_impl_any!(MutexGuard<'static, std::cell::Cell<u8>>: Sync);
+
+    // As std: RwLock<T> is Sync only for T: Send + Sync.
+    assert_impl_all!(RwLock<u8>: Send, Sync);
+    assert_impl_all!(RwLock<std::cell::Cell<u8>>: Send);
+    assert_not_impl_any!(RwLock<std::cell::Cell<u8>>: Sync);
+    assert_not_impl_any!(RwLockReadGuard<'static, u8>: Send);
+    assert_not_impl_any!(RwLockWriteGuard<'static, u8>: Send);
+
+    assert_impl_all!(Semaphore: Send, Sync);
+    assert_impl_all!(Permit<'static>: Send, Sync);
+    assert_impl_all!(OwnedPermit: Send, Sync);
+    assert_impl_all!(WaitGroup: Send, Sync);
+
+    // As OnceLock: Sync needs T: Send + Sync.
+    assert_impl_all!(Once<u8>: Send, Sync);
+    assert_not_impl_any!(Once<std::cell::Cell<u8>>: Sync);
+    assert_not_impl_any!(Once<std::rc::Rc<u8>>: Send, Sync);
+
+    assert_impl_all!(Pool<Vec<u8>>: Send, Sync);
+    assert_not_impl_any!(Pool<std::rc::Rc<u8>>: Sync);
+}

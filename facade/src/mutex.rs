@@ -1,0 +1,188 @@
+//! `Mutex<T>`: mutual exclusion whose waits can end with the caller's context.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+use concur_core::RawMutex;
+
+use crate::{Context, Error};
+
+/// A mutual-exclusion lock protecting a `T`, with context-aware locking.
+///
+/// One `AtomicU32` plus the data: `size_of::<Mutex<()>>() == 4`. No
+/// poisoning: a panic while the lock is held unlocks it, and the data is as
+/// the panicking code left it.
+///
+/// ```
+/// use std::time::Duration;
+/// use concur::{Context, Error, Mutex};
+///
+/// let store = Mutex::new(vec![1, 2]);
+/// store.lock().push(3);
+///
+/// let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(5));
+/// store.lock_ctx(&ctx)?.push(4);
+/// assert_eq!(*store.lock(), [1, 2, 3, 4]);
+///
+/// cancel.cancel();
+/// assert_eq!(store.lock_ctx(&ctx).err(), Some(Error::Cancelled));
+/// # Ok::<(), Error>(())
+/// ```
+pub struct Mutex<T: ?Sized> {
+    raw: RawMutex,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: the lock hands out `&mut T` to one thread at a time, which moves
+// `T` between threads (so `T: Send`), and never shares `&T` across threads
+// without exclusion (so `T: Sync` is not needed); as std's Mutex.
+unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
+
+/// Access to the data of a locked [`Mutex`]; unlocks on drop.
+///
+/// Not `Send`: the lock must be released by the thread that took it (as with
+/// std's guard).
+#[must_use = "the lock is released as soon as the guard is dropped"]
+pub struct MutexGuard<'a, T: ?Sized> {
+    mutex: &'a Mutex<T>,
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: sharing the guard shares `&T` only.
+unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
+
+impl<T> Mutex<T> {
+    /// An unlocked mutex holding `value`.
+    pub const fn new(value: T) -> Self {
+        Self {
+            raw: RawMutex::new(),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the mutex, returning the data.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> Mutex<T> {
+    /// Locks, sleeping until the lock is free.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn lock(&self) -> MutexGuard<'_, T> {
+        self.raw.lock();
+        self.guard()
+    }
+
+    /// Locks, sleeping until the lock is free or `ctx` ends.
+    ///
+    /// A context that has already ended fails the call even if the lock is
+    /// free. With [`Context::background`] this costs what [`lock`](Self::lock)
+    /// costs.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn lock_ctx(&self, ctx: &Context) -> Result<MutexGuard<'_, T>, Error> {
+        if let Some(err) = ctx.err() {
+            return Err(err);
+        }
+        if self.raw.try_lock() {
+            return Ok(self.guard());
+        }
+        self.lock_ctx_slow(ctx)
+    }
+
+    #[cold]
+    fn lock_ctx_slow(&self, ctx: &Context) -> Result<MutexGuard<'_, T>, Error> {
+        match ctx.block(|node| self.raw.lock_interruptible(node))? {
+            Ok(()) => Ok(self.guard()),
+            Err(_) => Err(ctx.interrupted()),
+        }
+    }
+
+    /// Locks if the lock is free, without waiting.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
+        self.raw.try_lock().then(|| self.guard())
+    }
+
+    /// The data, through a unique borrow: no locking needed.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    #[inline]
+    fn guard(&self) -> MutexGuard<'_, T> {
+        MutexGuard {
+            mutex: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the guard proves the lock is held.
+        unsafe { &*self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the guard proves the lock is held, and `&mut self` makes
+        // this the only access through it.
+        unsafe { &mut *self.mutex.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for MutexGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: the guard was created by a successful lock and is dropped
+        // once, on the thread that locked (the guard is not Send).
+        unsafe { self.mutex.raw.unlock() };
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T> From<T> for Mutex<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}

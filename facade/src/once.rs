@@ -1,0 +1,160 @@
+//! `Once<T>`: a value initialized at most once, by whichever caller gets
+//! there first; a failed or panicking initializer leaves it empty.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::mem::MaybeUninit;
+
+use concur_core::{Begin, OnceState};
+
+use crate::{Context, Error};
+
+/// A cell written once, then read freely (like `std::sync::OnceLock`, plus
+/// fallible and context-aware initialization).
+///
+/// Concurrent callers wait for the one running the initializer. If it
+/// returns an error or panics, the cell stays empty and the next caller
+/// runs its own initializer.
+///
+/// ```
+/// use concur::{Context, Once};
+///
+/// static CONFIG: Once<String> = Once::new();
+/// assert_eq!(CONFIG.get(), None);
+/// let failed: Result<&String, &str> = CONFIG.get_or_try_init(|| Err("not yet"));
+/// assert!(failed.is_err());
+/// assert_eq!(CONFIG.get_or_init(|| "loaded".to_string()), "loaded");
+/// let again = CONFIG.get_or_init_ctx(&Context::background(), || unreachable!())?;
+/// assert_eq!(again, "loaded");
+/// # Ok::<(), concur::Error>(())
+/// ```
+pub struct Once<T> {
+    state: OnceState,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+// SAFETY: as `OnceLock`: the value is written once (by one thread, under the
+// RUNNING state) and then only shared, so sharing needs `T: Sync` and
+// moving the value in from another thread needs `T: Send`.
+unsafe impl<T: Send + Sync> Sync for Once<T> {}
+// SAFETY: owning a Once is owning a T.
+unsafe impl<T: Send> Send for Once<T> {}
+
+impl<T> Once<T> {
+    /// An empty cell.
+    pub const fn new() -> Self {
+        Self {
+            state: OnceState::new(),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// The value, if initialized.
+    #[inline]
+    pub fn get(&self) -> Option<&T> {
+        if self.state.is_complete() {
+            // SAFETY: COMPLETE is published (Release) after the write and read
+            // with Acquire; the value is never written again.
+            Some(unsafe { (*self.value.get()).assume_init_ref() })
+        } else {
+            None
+        }
+    }
+
+    /// The value, initializing it with `init` if nobody has.
+    #[inline]
+    pub fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
+        match self.get_or_try_init(|| Ok::<T, std::convert::Infallible>(init())) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The value, initializing it with `init` if nobody has. If `init` fails
+    /// (or panics) the cell stays empty for the next caller.
+    #[inline]
+    pub fn get_or_try_init<E>(&self, init: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
+        if let Some(value) = self.get() {
+            return Ok(value);
+        }
+        self.run(self.state.begin(), init)
+    }
+
+    /// [`get_or_init`](Self::get_or_init) that stops waiting for another
+    /// caller's initializer when `ctx` ends. A context that has already ended
+    /// fails the call unless the value is already there.
+    pub fn get_or_init_ctx(&self, ctx: &Context, init: impl FnOnce() -> T) -> Result<&T, Error> {
+        if let Some(value) = self.get() {
+            return Ok(value);
+        }
+        if let Some(err) = ctx.err() {
+            return Err(err);
+        }
+        let begin = ctx
+            .block(|node| self.state.begin_interruptible(node))?
+            .map_err(|_| ctx.interrupted())?;
+        match self.run(begin, || Ok::<T, std::convert::Infallible>(init())) {
+            Ok(value) => Ok(value),
+            Err(never) => match never {},
+        }
+    }
+
+    fn run<E>(&self, begin: Begin<'_>, init: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
+        match begin {
+            Begin::Complete => {}
+            Begin::Run(guard) => {
+                // If `init` panics, `guard` drops and the cell stays empty.
+                let value = init()?;
+                // SAFETY: we are the only runner (RUNNING) and nobody reads
+                // the value before COMPLETE.
+                unsafe { (*self.value.get()).write(value) };
+                guard.complete();
+            }
+        }
+        // SAFETY: complete: written and published.
+        Ok(unsafe { (*self.value.get()).assume_init_ref() })
+    }
+
+    /// The value, if initialized, through a unique borrow.
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        if self.state.is_complete() {
+            // SAFETY: initialized, and `&mut self` is exclusive.
+            Some(unsafe { self.value.get_mut().assume_init_mut() })
+        } else {
+            None
+        }
+    }
+
+    /// Consumes the cell, returning the value if initialized.
+    pub fn into_inner(self) -> Option<T> {
+        let this = std::mem::ManuallyDrop::new(self);
+        if this.state.is_complete() {
+            // SAFETY: initialized; `this` is never dropped, so the value is
+            // moved out exactly once.
+            Some(unsafe { (*this.value.get()).assume_init_read() })
+        } else {
+            None
+        }
+    }
+}
+
+impl<T> Default for Once<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Drop for Once<T> {
+    fn drop(&mut self) {
+        if self.state.is_complete() {
+            // SAFETY: initialized and dropped exactly once, here.
+            unsafe { self.value.get_mut().assume_init_drop() };
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Once<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Once").field(&self.get()).finish()
+    }
+}

@@ -1,0 +1,171 @@
+//! `Pool<T>`: a typed object pool, sharded so threads rarely share a lock.
+
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+use crate::Mutex;
+
+type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
+type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
+
+/// A pool of reusable `T`s. [`get`](Pool::get) hands one out (making a new one
+/// when the pool is empty); dropping the guard resets it and puts it back.
+///
+/// Idle objects are kept in per-shard stacks, each behind its own
+/// cache-padded lock; a thread starts at its own shard and only looks at
+/// others when that one is busy or empty. At most `max_idle` objects are kept
+/// per shard (default 64); the rest are dropped. Getting and returning an
+/// object allocates nothing once the shard's stack has grown.
+///
+/// ```
+/// use concur::Pool;
+///
+/// let pool = Pool::new(|| Vec::<u8>::with_capacity(1024)).with_reset(|v| v.clear());
+/// {
+///     let mut buf = pool.get();
+///     buf.extend_from_slice(b"hello");
+/// } // back in the pool, cleared
+/// let buf = pool.get();
+/// assert!(buf.is_empty());
+/// assert!(buf.capacity() >= 1024);
+/// ```
+pub struct Pool<T> {
+    shards: Box<[CachePadded<Mutex<Vec<T>>>]>,
+    create: Create<T>,
+    reset: Option<Reset<T>>,
+    max_idle: usize,
+}
+
+/// An object taken from a [`Pool`]; goes back (reset) when dropped.
+pub struct PoolGuard<'a, T> {
+    pool: &'a Pool<T>,
+    shard: usize,
+    value: ManuallyDrop<T>,
+}
+
+/// The shard a thread starts at: threads are numbered round-robin.
+fn home_shard(shards: usize) -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    INDEX.with(|i| *i) % shards
+}
+
+impl<T> Pool<T> {
+    /// A pool that makes objects with `create`, with one shard per available
+    /// core (at least 2).
+    pub fn new(create: impl Fn() -> T + Send + Sync + 'static) -> Self {
+        let shards = std::thread::available_parallelism()
+            .map_or(2, |n| n.get())
+            .max(2);
+        Self {
+            shards: (0..shards)
+                .map(|_| CachePadded::new(Mutex::new(Vec::new())))
+                .collect(),
+            create: Box::new(create),
+            reset: None,
+            max_idle: 64,
+        }
+    }
+
+    /// Runs `reset` on every object as it comes back, before it is reused.
+    pub fn with_reset(mut self, reset: impl Fn(&mut T) + Send + Sync + 'static) -> Self {
+        self.reset = Some(Box::new(reset));
+        self
+    }
+
+    /// Keeps at most `max_idle` idle objects per shard (0 keeps none).
+    pub fn with_max_idle(mut self, max_idle: usize) -> Self {
+        self.max_idle = max_idle;
+        self
+    }
+
+    /// Takes an idle object, or makes a new one.
+    pub fn get(&self) -> PoolGuard<'_, T> {
+        let n = self.shards.len();
+        let home = home_shard(n);
+        for i in 0..n {
+            let shard = (home + i) % n;
+            if let Some(mut idle) = self.shards[shard].try_lock() {
+                if let Some(value) = idle.pop() {
+                    return PoolGuard {
+                        pool: self,
+                        shard: home,
+                        value: ManuallyDrop::new(value),
+                    };
+                }
+            }
+        }
+        PoolGuard {
+            pool: self,
+            shard: home,
+            value: ManuallyDrop::new((self.create)()),
+        }
+    }
+
+    /// Idle objects in the pool now (a snapshot).
+    pub fn idle(&self) -> usize {
+        self.shards.iter().map(|s| s.lock().len()).sum()
+    }
+
+    fn put(&self, shard: usize, mut value: T) {
+        if let Some(reset) = &self.reset {
+            reset(&mut value);
+        }
+        let mut idle = self.shards[shard].lock();
+        if idle.len() < self.max_idle {
+            idle.push(value);
+        }
+    }
+}
+
+impl<T> PoolGuard<'_, T> {
+    /// Takes the object out of the pool for good.
+    pub fn into_inner(self) -> T {
+        let mut this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the value is taken exactly once.
+        unsafe { ManuallyDrop::take(&mut this.value) }
+    }
+}
+
+impl<T> Deref for PoolGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T> DerefMut for PoolGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.value
+    }
+}
+
+impl<T> Drop for PoolGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: dropped once; the value is not used again.
+        let value = unsafe { ManuallyDrop::take(&mut self.value) };
+        self.pool.put(self.shard, value);
+    }
+}
+
+impl<T> fmt::Debug for Pool<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("shards", &self.shards.len())
+            .field("idle", &self.idle())
+            .field("max_idle", &self.max_idle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for PoolGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.value, f)
+    }
+}

@@ -1,0 +1,231 @@
+//! `RwLock<T>`: a writer-preferring reader-writer lock whose waits can end
+//! with the caller's context.
+
+use std::cell::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+
+use concur_core::RawRwLock;
+
+use crate::{Context, Error};
+
+/// A reader-writer lock protecting a `T`, with context-aware locking.
+///
+/// Writer-preferring: once a writer waits, new readers wait behind it, so
+/// readers cannot starve writers. 16 bytes plus the data. No poisoning.
+///
+/// ```
+/// use concur::{Context, RwLock};
+///
+/// let config = RwLock::new(String::from("v1"));
+/// {
+///     let a = config.read();
+///     let b = config.read_ctx(&Context::background())?;
+///     assert_eq!((a.as_str(), b.as_str()), ("v1", "v1"));
+///     assert!(config.try_write().is_none());
+/// }
+/// *config.write() = "v2".into();
+/// assert_eq!(*config.read(), "v2");
+/// # Ok::<(), concur::Error>(())
+/// ```
+pub struct RwLock<T: ?Sized> {
+    raw: RawRwLock,
+    data: UnsafeCell<T>,
+}
+
+// SAFETY: as std's RwLock: writers move `T` between threads (`T: Send`) and
+// readers on several threads share `&T` (`T: Sync`).
+unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
+// SAFETY: as above.
+unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
+
+/// Shared access to the data of a read-locked [`RwLock`]; unlocks on drop.
+#[must_use = "the read lock is released as soon as the guard is dropped"]
+pub struct RwLockReadGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Exclusive access to the data of a write-locked [`RwLock`]; unlocks on drop.
+#[must_use = "the write lock is released as soon as the guard is dropped"]
+pub struct RwLockWriteGuard<'a, T: ?Sized> {
+    lock: &'a RwLock<T>,
+    _not_send: PhantomData<*const ()>,
+}
+
+// SAFETY: sharing a guard shares `&T` only.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
+// SAFETY: sharing a guard shares `&T` only.
+unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
+
+impl<T> RwLock<T> {
+    /// An unlocked lock holding `value`.
+    pub const fn new(value: T) -> Self {
+        Self {
+            raw: RawRwLock::new(),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// Consumes the lock, returning the data.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T: ?Sized> RwLock<T> {
+    /// Read-locks, sleeping while a writer holds or waits for the lock.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        self.raw.read();
+        self.read_guard()
+    }
+
+    /// Read-locks, sleeping until possible or until `ctx` ends. A context that
+    /// has already ended fails the call even if the lock is free.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn read_ctx(&self, ctx: &Context) -> Result<RwLockReadGuard<'_, T>, Error> {
+        if let Some(err) = ctx.err() {
+            return Err(err);
+        }
+        if self.raw.try_read() {
+            return Ok(self.read_guard());
+        }
+        match ctx.block(|node| self.raw.read_interruptible(node))? {
+            Ok(()) => Ok(self.read_guard()),
+            Err(_) => Err(ctx.interrupted()),
+        }
+    }
+
+    /// Read-locks if no writer holds or waits for the lock.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
+        self.raw.try_read().then(|| self.read_guard())
+    }
+
+    /// Write-locks, sleeping until the lock is free.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        self.raw.write();
+        self.write_guard()
+    }
+
+    /// Write-locks, sleeping until the lock is free or `ctx` ends. A context
+    /// that has already ended fails the call even if the lock is free.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn write_ctx(&self, ctx: &Context) -> Result<RwLockWriteGuard<'_, T>, Error> {
+        if let Some(err) = ctx.err() {
+            return Err(err);
+        }
+        if self.raw.try_write() {
+            return Ok(self.write_guard());
+        }
+        match ctx.block(|node| self.raw.write_interruptible(node))? {
+            Ok(()) => Ok(self.write_guard()),
+            Err(_) => Err(ctx.interrupted()),
+        }
+    }
+
+    /// Write-locks if the lock is free.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
+        self.raw.try_write().then(|| self.write_guard())
+    }
+
+    /// The data, through a unique borrow: no locking needed.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    fn read_guard(&self) -> RwLockReadGuard<'_, T> {
+        RwLockReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    fn write_guard(&self) -> RwLockWriteGuard<'_, T> {
+        RwLockWriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: a read lock is held: no writer can exist.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
+    type Target = T;
+    #[inline]
+    fn deref(&self) -> &T {
+        // SAFETY: the write lock is held.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the write lock is held and `&mut self` is the only access.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: created by a successful read lock, dropped once.
+        unsafe { self.lock.raw.read_unlock() };
+    }
+}
+
+impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: created by a successful write lock, dropped once.
+        unsafe { self.lock.raw.write_unlock() };
+    }
+}
+
+impl<T: Default> Default for RwLock<T> {
+    fn default() -> Self {
+        Self::new(T::default())
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.finish_non_exhaustive()
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}

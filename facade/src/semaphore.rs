@@ -1,0 +1,278 @@
+//! `Semaphore`: a weighted FIFO semaphore with RAII permits and
+//! context-aware acquisition.
+
+use std::fmt;
+use std::sync::Arc;
+
+use concur_core::{AcquireError, RawSemaphore, TryAcquireError};
+
+use crate::{Context, Error};
+
+pub use concur_core::MAX_PERMITS;
+
+/// A weighted counting semaphore: acquire `n` permits, give them back by
+/// dropping the [`Permit`].
+///
+/// FIFO-fair: a request waits behind earlier ones, and newcomers never barge
+/// past a queue. Releases go to the head of the queue first, partially if
+/// need be, so a large request at the head is not starved by smaller ones
+/// behind it (which wait behind it). A request for more permits than exist
+/// fails at once with [`Error::TooLarge`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use concur::{Context, Semaphore};
+///
+/// let sem = Arc::new(Semaphore::new(2));
+/// let ctx = Context::background();
+/// let a = sem.acquire(&ctx, 1)?;
+/// let b = sem.try_acquire(1).expect("one left");
+/// assert!(sem.try_acquire(1).is_none());
+/// drop(a);
+/// // An owned permit can move to another thread.
+/// let owned = sem.clone().acquire_owned(&ctx, 1)?;
+/// std::thread::spawn(move || drop(owned)).join().unwrap();
+/// drop(b);
+/// assert_eq!(sem.available(), 2);
+/// # Ok::<(), concur::Error>(())
+/// ```
+pub struct Semaphore {
+    raw: RawSemaphore,
+}
+
+/// Permits held from a [`Semaphore`]; released when dropped.
+#[must_use = "the permits are released as soon as the Permit is dropped"]
+pub struct Permit<'a> {
+    sem: &'a Semaphore,
+    n: u64,
+}
+
+/// Permits held from an `Arc<Semaphore>`; `'static` and `Send`, so it can
+/// move into another thread. Released when dropped.
+#[must_use = "the permits are released as soon as the permit is dropped"]
+pub struct OwnedPermit {
+    sem: Arc<Semaphore>,
+    n: u64,
+}
+
+fn acquire_error(err: AcquireError, ctx: &Context) -> Error {
+    match err {
+        AcquireError::Closed => Error::Closed,
+        AcquireError::TooLarge {
+            requested,
+            capacity,
+        } => Error::TooLarge {
+            requested,
+            capacity,
+        },
+        AcquireError::Interrupted => ctx.interrupted(),
+    }
+}
+
+impl Semaphore {
+    /// A semaphore holding `permits` permits.
+    ///
+    /// # Panics
+    /// If `permits` exceeds [`MAX_PERMITS`] (2^63 - 1).
+    pub const fn new(permits: u64) -> Self {
+        Self {
+            raw: RawSemaphore::new(permits),
+        }
+    }
+
+    /// Acquires `n` permits, waiting in FIFO order until they are granted,
+    /// the semaphore is closed, or `ctx` ends.
+    ///
+    /// A context that has already ended fails the call even if permits are
+    /// free. A failed call holds nothing: anything it was partly granted
+    /// while it waited has gone to the waiters behind it.
+    #[inline]
+    pub fn acquire(&self, ctx: &Context, n: u64) -> Result<Permit<'_>, Error> {
+        self.acquire_raw(ctx, n)?;
+        Ok(Permit { sem: self, n })
+    }
+
+    /// [`acquire`](Self::acquire) for an `Arc<Semaphore>`, returning a permit
+    /// that owns a reference to the semaphore.
+    #[inline]
+    pub fn acquire_owned(self: Arc<Self>, ctx: &Context, n: u64) -> Result<OwnedPermit, Error> {
+        self.acquire_raw(ctx, n)?;
+        Ok(OwnedPermit { sem: self, n })
+    }
+
+    #[inline]
+    fn acquire_raw(&self, ctx: &Context, n: u64) -> Result<(), Error> {
+        if let Some(err) = ctx.err() {
+            return Err(err);
+        }
+        match self.raw.try_acquire(n) {
+            Ok(()) => Ok(()),
+            Err(TryAcquireError::Closed) => Err(Error::Closed),
+            Err(TryAcquireError::TooLarge {
+                requested,
+                capacity,
+            }) => Err(Error::TooLarge {
+                requested,
+                capacity,
+            }),
+            Err(TryAcquireError::NoPermits) => self.acquire_slow(ctx, n),
+        }
+    }
+
+    #[cold]
+    fn acquire_slow(&self, ctx: &Context, n: u64) -> Result<(), Error> {
+        ctx.block(|node| self.raw.acquire(node, n))?
+            .map_err(|e| acquire_error(e, ctx))
+    }
+
+    /// Acquires `n` permits if they are available now and nobody is queued.
+    #[inline]
+    pub fn try_acquire(&self, n: u64) -> Option<Permit<'_>> {
+        self.raw
+            .try_acquire(n)
+            .ok()
+            .map(|()| Permit { sem: self, n })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for an `Arc<Semaphore>`.
+    #[inline]
+    pub fn try_acquire_owned(self: Arc<Self>, n: u64) -> Option<OwnedPermit> {
+        self.raw
+            .try_acquire(n)
+            .ok()
+            .map(|()| OwnedPermit { sem: self, n })
+    }
+
+    /// Returns `n` permits kept without a guard (see [`Permit::leak`]),
+    /// granting waiters first.
+    ///
+    /// # Panics
+    /// If more permits would be available than exist ("released more than
+    /// acquired"); nothing changes then.
+    pub fn release(&self, n: u64) {
+        self.raw.release(n);
+    }
+
+    /// Adds `n` new permits, granting waiters first.
+    ///
+    /// # Panics
+    /// If the capacity would exceed [`MAX_PERMITS`]; nothing changes then.
+    pub fn add_permits(&self, n: u64) {
+        self.raw.add_permits(n);
+    }
+
+    /// Removes up to `n` available permits from existence; returns how many.
+    pub fn forget_permits(&self, n: u64) -> u64 {
+        self.raw.forget_permits(n)
+    }
+
+    /// Closes the semaphore: every waiter and every later acquire fails with
+    /// [`Error::Closed`]. Held permits can still be released. Idempotent.
+    pub fn close(&self) {
+        self.raw.close();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.raw.is_closed()
+    }
+
+    /// Permits available now (0 while requests are queued).
+    pub fn available(&self) -> u64 {
+        self.raw.available()
+    }
+
+    /// Permits in existence: available, held, and partly granted.
+    pub fn capacity(&self) -> u64 {
+        self.raw.capacity()
+    }
+}
+
+impl Permit<'_> {
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> u64 {
+        self.n
+    }
+
+    /// Removes the held permits from existence instead of releasing them:
+    /// the semaphore's capacity shrinks by that many. Queued requests that
+    /// no longer fit fail with [`Error::TooLarge`].
+    pub fn forget(self) {
+        self.sem.raw.retire(self.n);
+        std::mem::forget(self);
+    }
+
+    /// Keeps the permits acquired without a guard; give them back later with
+    /// [`Semaphore::release`].
+    pub fn leak(self) -> u64 {
+        let n = self.n;
+        std::mem::forget(self);
+        n
+    }
+}
+
+impl OwnedPermit {
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> u64 {
+        self.n
+    }
+
+    /// The semaphore the permits come from.
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.sem
+    }
+
+    /// As [`Permit::forget`].
+    pub fn forget(self) {
+        self.sem.raw.retire(self.n);
+        drop(self.into_parts());
+    }
+
+    /// As [`Permit::leak`]: returns the count and the semaphore.
+    pub fn leak(self) -> (u64, Arc<Semaphore>) {
+        self.into_parts()
+    }
+
+    fn into_parts(self) -> (u64, Arc<Semaphore>) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the Arc is moved
+        // out exactly once.
+        (this.n, unsafe { std::ptr::read(&this.sem) })
+    }
+}
+
+impl Drop for Permit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.sem.raw.release(self.n);
+    }
+}
+
+impl Drop for OwnedPermit {
+    #[inline]
+    fn drop(&mut self) {
+        self.sem.raw.release(self.n);
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available", &self.available())
+            .field("capacity", &self.capacity())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").field("n", &self.n).finish()
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit").field("n", &self.n).finish()
+    }
+}

@@ -1,0 +1,112 @@
+//! A counting global allocator proves the hot paths allocate nothing:
+//! lock/unlock, acquire/release, wait, and the `*_ctx` forms with a live
+//! context, both uncontended and when the call has to block.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::{mpsc, Arc};
+use std::thread;
+
+use concur::{Context, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: forwards to the system allocator; the counter is a const-initialized
+// thread-local Cell, which does not allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|a| a.set(a.get() + 1));
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by this thread while running `f`.
+fn allocations_in<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let r = f();
+    (ALLOCATIONS.with(Cell::get) - before, r)
+}
+
+#[test]
+fn uncontended_paths_allocate_nothing() {
+    let m = Mutex::new(0u64);
+    let l = RwLock::new(0u64);
+    let sem = Semaphore::new(4);
+    let wg = WaitGroup::new();
+    let once = Once::new();
+    once.get_or_init(|| 1u8);
+    let pool = Pool::new(|| 0u64);
+    drop(pool.get()); // the first get makes the object and grows the shard
+    let (live, _cancel) = Context::background().with_cancel();
+    let bg = Context::background();
+    let (n, ()) = allocations_in(|| {
+        for _ in 0..1000 {
+            *m.lock() += 1;
+            *m.lock_ctx(&bg).unwrap() += 1;
+            *m.lock_ctx(&live).unwrap() += 1;
+            drop(m.try_lock());
+            drop(l.read());
+            drop(l.read_ctx(&live).unwrap());
+            *l.write_ctx(&live).unwrap() += 1;
+            drop(sem.acquire(&bg, 2).unwrap());
+            drop(sem.acquire(&live, 2).unwrap());
+            drop(sem.try_acquire(1));
+            wg.add(1);
+            wg.done();
+            wg.wait();
+            wg.wait_ctx(&live).unwrap();
+            assert_eq!(once.get_or_init_ctx(&live, || 2), Ok(&1));
+            drop(pool.get());
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations on uncontended paths");
+}
+
+#[test]
+fn blocking_with_a_live_context_allocates_nothing() {
+    let m = Arc::new(Mutex::new(()));
+    let sem = Arc::new(Semaphore::new(1));
+    let wg = Arc::new(WaitGroup::new());
+    let (live, _cancel) = Context::background().with_cancel();
+    for _ in 0..50 {
+        let held = m.lock();
+        let permit = sem.try_acquire(1).unwrap();
+        wg.add(1);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let blocked = {
+            let (m, sem, wg, live) = (m.clone(), sem.clone(), wg.clone(), live.clone());
+            thread::spawn(move || {
+                ready_tx.send(()).unwrap();
+                allocations_in(|| {
+                    drop(m.lock_ctx(&live).unwrap());
+                    drop(sem.acquire(&live, 1).unwrap());
+                    wg.wait_ctx(&live).unwrap();
+                })
+                .0
+            })
+        };
+        ready_rx.recv().unwrap();
+        // Let the thread block (it may or may not have yet; both are valid runs).
+        thread::yield_now();
+        drop(held);
+        drop(permit);
+        wg.done();
+        assert_eq!(
+            blocked.join().unwrap(),
+            0,
+            "a blocking *_ctx call allocated"
+        );
+    }
+}

@@ -1,0 +1,142 @@
+//! The context tree: cancellation, deadlines, propagation, and waking.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use concur::{Context, Error};
+
+const HANG: Duration = Duration::from_secs(60);
+
+#[test]
+fn background_is_never_done() {
+    let bg = Context::background();
+    assert_eq!(bg.err(), None);
+    assert!(!bg.is_done());
+    assert_eq!(bg.deadline(), None);
+    assert_eq!(format!("{bg:?}"), "Context::background()");
+}
+
+#[test]
+fn cancel_is_idempotent_and_drop_cancels() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    assert_eq!(ctx.err(), None);
+    cancel.cancel();
+    cancel.cancel();
+    assert_eq!(ctx.err(), Some(Error::Cancelled));
+
+    let (ctx, cancel) = Context::background().with_cancel();
+    drop(cancel);
+    assert_eq!(ctx.err(), Some(Error::Cancelled));
+}
+
+#[test]
+fn cancelling_a_parent_cancels_every_descendant_but_not_the_reverse() {
+    let (root, root_cancel) = Context::background().with_cancel();
+    let (a, a_cancel) = root.with_cancel();
+    let (b, _b_cancel) = root.with_cancel();
+    let (a1, _a1_cancel) = a.with_cancel();
+    let (a2, a2_cancel) = a.with_timeout(Duration::from_secs(3600));
+    a2_cancel.cancel();
+    assert_eq!(a2.err(), Some(Error::Cancelled));
+    assert_eq!(a.err(), None, "a child does not touch its parent");
+    a_cancel.cancel();
+    assert_eq!(a1.err(), Some(Error::Cancelled));
+    assert_eq!((root.err(), b.err()), (None, None));
+    root_cancel.cancel();
+    assert_eq!(b.err(), Some(Error::Cancelled));
+    // A child made from a done context is born done.
+    let (late, _late_cancel) = root.with_cancel();
+    assert_eq!(late.err(), Some(Error::Cancelled));
+}
+
+#[test]
+fn deep_chains_cancel_without_recursion() {
+    let (root, cancel) = Context::background().with_cancel();
+    let mut handles = Vec::new();
+    let mut ctx = root.clone();
+    for _ in 0..100_000 {
+        let (child, handle) = ctx.with_cancel();
+        handles.push(handle);
+        ctx = child;
+    }
+    cancel.cancel();
+    assert_eq!(ctx.err(), Some(Error::Cancelled));
+}
+
+#[test]
+fn past_deadline_and_zero_timeout_are_done_at_once() {
+    let (ctx, _c) = Context::background().with_deadline(Instant::now() - Duration::from_millis(1));
+    assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+    let (ctx, _c) = Context::background().with_timeout(Duration::ZERO);
+    assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+}
+
+#[test]
+fn huge_timeout_is_clamped_not_a_panic() {
+    let (ctx, _c) = Context::background().with_timeout(Duration::MAX);
+    assert_eq!(ctx.err(), None);
+    assert_eq!(ctx.deadline(), None);
+}
+
+#[test]
+fn children_inherit_the_earlier_deadline() {
+    let (parent, _p) = Context::background().with_timeout(Duration::from_secs(10));
+    let (child, _c) = parent.with_timeout(Duration::from_secs(100));
+    assert_eq!(child.deadline(), parent.deadline());
+    let (grandchild, _g) = child.with_timeout(Duration::from_secs(1));
+    assert!(grandchild.deadline() < parent.deadline());
+}
+
+#[test]
+fn deadline_fires_and_propagates() {
+    let (parent, _p) = Context::background().with_timeout(Duration::from_millis(30));
+    let (child, _c) = parent.with_cancel();
+    let start = Instant::now();
+    assert_eq!(child.wait(), Error::DeadlineExceeded);
+    assert!(
+        start.elapsed() >= Duration::from_millis(29),
+        "fired early: {:?}",
+        start.elapsed()
+    );
+    assert!(start.elapsed() < HANG);
+    assert_eq!(parent.err(), Some(Error::DeadlineExceeded));
+}
+
+#[test]
+fn cancel_wakes_every_waiting_thread() {
+    let (ctx, cancel) = Context::background().with_cancel();
+    let (tx, rx) = mpsc::channel();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let (ctx, tx) = (ctx.clone(), tx.clone());
+            thread::spawn(move || tx.send(ctx.wait()).unwrap())
+        })
+        .collect();
+    cancel.cancel();
+    for _ in 0..8 {
+        assert_eq!(
+            rx.recv_timeout(HANG).expect("a waiter was not woken"),
+            Error::Cancelled
+        );
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn errors_display_and_classify() {
+    assert_eq!(Error::Cancelled.to_string(), "context cancelled");
+    assert_eq!(Error::Closed.to_string(), "semaphore closed");
+    assert_eq!(
+        Error::TooLarge {
+            requested: 5,
+            capacity: 3
+        }
+        .to_string(),
+        "requested 5 permits from a semaphore of 3"
+    );
+    assert!(Error::DeadlineExceeded.is_context());
+    assert!(!Error::Closed.is_context());
+}
