@@ -78,6 +78,17 @@ pub struct Context {
 ///
 /// Keep it for as long as the context should live: `let (ctx, _) = ...`
 /// drops it at once, which cancels the context at once.
+///
+/// ```
+/// use concur::{Context, Error};
+///
+/// let (parent, cancel) = Context::background().with_cancel();
+/// let (child, _child_cancel) = parent.with_cancel();
+/// let worker = std::thread::spawn(move || child.wait());
+/// drop(cancel); // dropping cancels, like `cancel.cancel()`
+/// assert_eq!(worker.join().unwrap(), Error::Cancelled);
+/// assert_eq!(parent.err(), Some(Error::Cancelled));
+/// ```
 #[must_use = "dropping a CancelHandle cancels its context"]
 pub struct CancelHandle {
     node: Arc<Node>,

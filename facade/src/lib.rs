@@ -29,6 +29,11 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 mod context;
 mod error;
 mod mutex;

@@ -46,6 +46,17 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 ///
 /// Not `Send`: the lock must be released by the thread that took it (as with
 /// std's guard).
+///
+/// ```
+/// use concur::Mutex;
+///
+/// let m = Mutex::new(1);
+/// let mut guard = m.lock();
+/// *guard += 1;
+/// assert!(m.try_lock().is_none());
+/// drop(guard);
+/// assert_eq!(*m.lock(), 2);
+/// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
     mutex: &'a Mutex<T>,

@@ -41,6 +41,17 @@ pub struct Pool<T> {
 }
 
 /// An object taken from a [`Pool`]; goes back (reset) when dropped.
+///
+/// ```
+/// use concur::Pool;
+///
+/// let pool = Pool::new(String::new).with_reset(|s| s.clear());
+/// let mut s = pool.get();
+/// s.push_str("scratch");
+/// let kept: String = s.into_inner(); // taken out for good
+/// assert_eq!(kept, "scratch");
+/// ```
+#[must_use = "the object goes back to the pool as soon as the guard is dropped"]
 pub struct PoolGuard<'a, T> {
     pool: &'a Pool<T>,
     shard: usize,

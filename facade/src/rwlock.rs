@@ -41,6 +41,14 @@ unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 
 /// Shared access to the data of a read-locked [`RwLock`]; unlocks on drop.
+///
+/// ```
+/// use concur::RwLock;
+///
+/// let l = RwLock::new(5);
+/// let (a, b) = (l.read(), l.read());
+/// assert_eq!(*a + *b, 10);
+/// ```
 #[must_use = "the read lock is released as soon as the guard is dropped"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,
@@ -48,6 +56,14 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
 }
 
 /// Exclusive access to the data of a write-locked [`RwLock`]; unlocks on drop.
+///
+/// ```
+/// use concur::RwLock;
+///
+/// let l = RwLock::new(vec![1]);
+/// l.write().push(2);
+/// assert_eq!(*l.read(), [1, 2]);
+/// ```
 #[must_use = "the write lock is released as soon as the guard is dropped"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     lock: &'a RwLock<T>,

@@ -41,6 +41,17 @@ pub struct Semaphore {
 }
 
 /// Permits held from a [`Semaphore`]; released when dropped.
+///
+/// ```
+/// use concur::{Context, Semaphore};
+///
+/// let sem = Semaphore::new(3);
+/// let permit = sem.acquire(&Context::background(), 2)?;
+/// assert_eq!((permit.num_permits(), sem.available()), (2, 1));
+/// permit.forget(); // gone for good: the semaphore now has 1 permit
+/// assert_eq!(sem.capacity(), 1);
+/// # Ok::<(), concur::Error>(())
+/// ```
 #[must_use = "the permits are released as soon as the Permit is dropped"]
 pub struct Permit<'a> {
     sem: &'a Semaphore,
@@ -49,6 +60,21 @@ pub struct Permit<'a> {
 
 /// Permits held from an `Arc<Semaphore>`; `'static` and `Send`, so it can
 /// move into another thread. Released when dropped.
+///
+/// ```
+/// use std::sync::Arc;
+/// use concur::Semaphore;
+///
+/// let sem = Arc::new(Semaphore::new(1));
+/// let permit = sem.clone().try_acquire_owned(1).unwrap();
+/// std::thread::spawn(move || {
+///     // ... bounded work ...
+///     drop(permit);
+/// })
+/// .join()
+/// .unwrap();
+/// assert_eq!(sem.available(), 1);
+/// ```
 #[must_use = "the permits are released as soon as the permit is dropped"]
 pub struct OwnedPermit {
     sem: Arc<Semaphore>,

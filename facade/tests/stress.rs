@@ -155,3 +155,63 @@ fn conservation_under_random_cancellation() {
         Err(mpsc::RecvTimeoutError::Timeout) => panic!("hang: stress run did not finish"),
     }
 }
+
+#[test]
+fn wait_group_once_and_pool_under_contention() {
+    use concur::{Once, Pool, WaitGroup};
+    let (done_tx, done_rx) = mpsc::channel();
+    let body = thread::spawn(move || {
+        let created = Arc::new(AtomicU64::new(0));
+        let pool = {
+            let created = created.clone();
+            Arc::new(
+                Pool::new(move || {
+                    created.fetch_add(1, Ordering::Relaxed);
+                    Vec::<u64>::new()
+                })
+                .with_reset(|v| v.clear()),
+            )
+        };
+        for round in 0..200u64 {
+            let wg = Arc::new(WaitGroup::new());
+            let once = Arc::new(Once::new());
+            let inits = Arc::new(AtomicU64::new(0));
+            wg.add(WORKERS as u32);
+            let workers: Vec<_> = (0..WORKERS)
+                .map(|w| {
+                    let (wg, once, inits, pool) =
+                        (wg.clone(), once.clone(), inits.clone(), pool.clone());
+                    thread::spawn(move || {
+                        let v = once.get_or_init(|| {
+                            inits.fetch_add(1, Ordering::SeqCst);
+                            round
+                        });
+                        assert_eq!(*v, round);
+                        let mut obj = pool.get();
+                        assert!(obj.is_empty(), "pool object not reset");
+                        obj.push(w);
+                        drop(obj);
+                        wg.done();
+                    })
+                })
+                .collect();
+            let (ctx, _c) = Context::background().with_timeout(Duration::from_secs(120));
+            wg.wait_ctx(&ctx).expect("wait group never reached zero");
+            assert_eq!(inits.load(Ordering::SeqCst), 1, "Once ran twice");
+            for w in workers {
+                w.join().unwrap();
+            }
+        }
+        // Every object made is back in the pool (none are held now, and the
+        // per-shard bound is far above what 8 threads can have out at once).
+        assert_eq!(pool.idle() as u64, created.load(Ordering::Relaxed));
+        done_tx.send(()).unwrap();
+    });
+    match done_rx.recv_timeout(Duration::from_secs(240)) {
+        Ok(()) => body.join().unwrap(),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            std::panic::resume_unwind(body.join().unwrap_err())
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hang: stress run did not finish"),
+    }
+}
