@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::within;
+use common::{interrupted_wait, spawn_waiting, within};
 use concur_core::{
     AcquireError, Begin, OnceState, RawMutex, RawRwLock, RawSemaphore, TryAcquireError,
     WaitCounter, Waiter, MAX_PERMITS,
@@ -132,15 +132,10 @@ fn semaphore_interrupted_head_hands_its_partial_grant_on() {
     within(HANG, || {
         let sem = Arc::new(Sem::new(3));
         sem.try_acquire(3).unwrap();
-        let node = Arc::new(Waiter::new());
         let (tx, rx) = mpsc::channel();
-        let head = {
-            let (sem, node, tx) = (sem.clone(), node.clone(), tx.clone());
-            thread::spawn(move || {
-                // SAFETY: the Arc keeps the node at one address until the thread ends.
-                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
-                tx.send((3, sem.acquire(pinned, 3))).unwrap();
-            })
+        let (head, node) = {
+            let (sem, tx) = (sem.clone(), tx.clone());
+            spawn_waiting(move |pinned| tx.send((3, sem.acquire(pinned, 3))).unwrap())
         };
         eventually("head queued", || sem.snapshot().queued == 1);
         let (behind, behind_hold) = spawn_acquirer(&sem, 2, 2, tx);
@@ -295,14 +290,9 @@ fn mutex_interrupt_wakes_a_blocked_locker_and_the_lock_stays_usable() {
     within(HANG, || {
         let m = Arc::new(RawMutex::<concur_core::DefaultPark>::new());
         m.lock();
-        let node = Arc::new(Waiter::new());
-        let blocked = {
-            let (m, node) = (m.clone(), node.clone());
-            thread::spawn(move || {
-                // SAFETY: the Arc keeps the node at one address until the thread ends.
-                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
-                m.lock_interruptible(pinned)
-            })
+        let (blocked, node) = {
+            let m = m.clone();
+            spawn_waiting(move |pinned| m.lock_interruptible(pinned))
         };
         // Another plain locker queues behind too; it must not be starved by
         // the interrupted one leaving.
@@ -342,14 +332,9 @@ fn rwlock_writer_preference_and_interrupted_writer_lets_readers_in() {
     within(HANG, || {
         let l = Arc::new(RawRwLock::<concur_core::DefaultPark>::new());
         l.read();
-        let node = Arc::new(Waiter::new());
-        let writer = {
-            let (l, node) = (l.clone(), node.clone());
-            thread::spawn(move || {
-                // SAFETY: the Arc keeps the node at one address until the thread ends.
-                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
-                l.write_interruptible(pinned)
-            })
+        let (writer, node) = {
+            let l = l.clone();
+            spawn_waiting(move |pinned| l.write_interruptible(pinned))
         };
         // Once the writer waits, new readers are refused (writer preference).
         eventually("writer announced", || {
@@ -389,17 +374,8 @@ fn wait_counter_wait_and_interrupt() {
     within(HANG, || {
         let c = Arc::new(WaitCounter::<concur_core::DefaultPark>::new());
         c.add(1);
-        let node = Arc::new(Waiter::new());
-        let waiter = {
-            let (c, node) = (c.clone(), node.clone());
-            thread::spawn(move || {
-                // SAFETY: the Arc keeps the node at one address until the thread ends.
-                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
-                c.wait_interruptible(pinned)
-            })
-        };
-        node.interrupt();
-        assert!(waiter.join().unwrap().is_err());
+        let c2 = c.clone();
+        assert!(interrupted_wait(move |pinned| c2.wait_interruptible(pinned)).is_err());
         assert_eq!(c.count(), 1, "an interrupted wait changes nothing");
         let plain = {
             let c = c.clone();
@@ -504,17 +480,8 @@ fn interrupted_nodes_still_take_free_primitives() {
     within(HANG, || {
         let m = Arc::new(RawMutex::<concur_core::DefaultPark>::new());
         m.lock();
-        let node = Arc::new(Waiter::new());
-        let blocked = {
-            let (m, node) = (m.clone(), node.clone());
-            thread::spawn(move || {
-                // SAFETY: the Arc keeps the node at one address until the thread ends.
-                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
-                m.lock_interruptible(pinned)
-            })
-        };
-        node.interrupt();
-        assert!(blocked.join().unwrap().is_err());
+        let m2 = m.clone();
+        assert!(interrupted_wait(move |pinned| m2.lock_interruptible(pinned)).is_err());
         // SAFETY: locked above.
         unsafe { m.unlock() };
         let interrupted = pin!(Waiter::new());
@@ -528,17 +495,8 @@ fn interrupted_nodes_still_take_free_primitives() {
     within(HANG, || {
         let l = Arc::new(RawRwLock::<concur_core::DefaultPark>::new());
         l.write();
-        let node = Arc::new(Waiter::new());
-        let reader = {
-            let (l, node) = (l.clone(), node.clone());
-            thread::spawn(move || {
-                // SAFETY: the Arc keeps the node at one address until the thread ends.
-                let pinned = unsafe { std::pin::Pin::new_unchecked(&*node) };
-                l.read_interruptible(pinned)
-            })
-        };
-        node.interrupt();
-        assert!(reader.join().unwrap().is_err());
+        let l2 = l.clone();
+        assert!(interrupted_wait(move |pinned| l2.read_interruptible(pinned)).is_err());
         // SAFETY: write-locked above.
         unsafe { l.write_unlock() };
         let interrupted = pin!(Waiter::new());

@@ -8,7 +8,7 @@ mod common;
 
 use std::cell::UnsafeCell;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
@@ -37,58 +37,65 @@ fn canceller(slots: Arc<Slots>, stop: Arc<AtomicBool>, seed: u64) -> thread::Joi
     })
 }
 
+/// Runs `op(worker, rng, slots)` `OPS_PER_WORKER` times on each of `WORKERS`
+/// threads while a canceller interrupts the waits they publish in `slots`.
+/// Returns how many waits the canceller interrupted.
+fn run_workers(seed: u64, op: impl Fn(usize, &mut Rng, &Slots) + Send + Sync + 'static) -> u64 {
+    let op = Arc::new(op);
+    let slots = Arc::new(Slots::new(WORKERS));
+    let stop = Arc::new(AtomicBool::new(false));
+    let cancel = canceller(slots.clone(), stop.clone(), seed);
+    let workers: Vec<_> = (0..WORKERS)
+        .map(|w| {
+            let (op, slots) = (op.clone(), slots.clone());
+            thread::spawn(move || {
+                let mut rng = Rng::new(seed * 1000 + w as u64 + 1);
+                for _ in 0..OPS_PER_WORKER {
+                    op(w, &mut rng, &slots);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    cancel.join().unwrap()
+}
+
 #[test]
 fn semaphore_conserves_permits_under_interrupts() {
     within(HANG, || {
         const CAPACITY: u64 = 10;
         let sem = Arc::new(RawSemaphore::<concur_core::DefaultPark>::new(CAPACITY));
         let held = Arc::new(AtomicU64::new(0));
-        let slots = Arc::new(Slots::new(WORKERS));
-        let stop = Arc::new(AtomicBool::new(false));
-        let stats = Arc::new([AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]);
-        let cancel = canceller(slots.clone(), stop.clone(), 99);
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|w| {
-                let (sem, held, slots, stats) =
-                    (sem.clone(), held.clone(), slots.clone(), stats.clone());
-                thread::spawn(move || {
-                    let mut rng = Rng::new(w as u64 + 1);
-                    for _ in 0..OPS_PER_WORKER {
-                        let n = 1 + rng.below(4);
-                        let got = if rng.chance(20) {
-                            sem.try_acquire(n).is_ok()
-                        } else {
-                            let node = pin!(Waiter::new());
-                            match slots
-                                .with_published(w, node.as_ref(), || sem.acquire(node.as_ref(), n))
-                            {
-                                Ok(()) => true,
-                                Err(AcquireError::Interrupted) => {
-                                    stats[1].fetch_add(1, Ordering::Relaxed);
-                                    false
-                                }
-                                Err(e) => panic!("unexpected {e:?}"),
-                            }
-                        };
-                        if got {
-                            stats[0].fetch_add(1, Ordering::Relaxed);
-                            let now = held.fetch_add(n, Ordering::SeqCst) + n;
-                            assert!(now <= CAPACITY, "{now} permits held of {CAPACITY}");
-                            if rng.chance(30) {
-                                thread::yield_now();
-                            }
-                            held.fetch_sub(n, Ordering::SeqCst);
-                            sem.release(n);
-                        }
+        let acquired = Arc::new(AtomicU64::new(0));
+        let interrupts = run_workers(99, {
+            let (sem, held, acquired) = (sem.clone(), held.clone(), acquired.clone());
+            move |w, rng, slots| {
+                let n = 1 + rng.below(4);
+                let got = if rng.chance(20) {
+                    sem.try_acquire(n).is_ok()
+                } else {
+                    let node = pin!(Waiter::new());
+                    match slots.with_published(w, node.as_ref(), || sem.acquire(node.as_ref(), n)) {
+                        Ok(()) => true,
+                        Err(AcquireError::Interrupted) => false,
+                        Err(e) => panic!("unexpected {e:?}"),
                     }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-        stop.store(true, Ordering::Relaxed);
-        let interrupts = cancel.join().unwrap();
+                };
+                if got {
+                    acquired.fetch_add(1, Ordering::Relaxed);
+                    let now = held.fetch_add(n, Ordering::SeqCst) + n;
+                    assert!(now <= CAPACITY, "{now} permits held of {CAPACITY}");
+                    if rng.chance(30) {
+                        thread::yield_now();
+                    }
+                    held.fetch_sub(n, Ordering::SeqCst);
+                    sem.release(n);
+                }
+            }
+        });
         let snap = sem.snapshot();
         assert_eq!(snap.available, CAPACITY, "{snap:?}");
         assert_eq!(
@@ -96,7 +103,7 @@ fn semaphore_conserves_permits_under_interrupts() {
             (0, 0, CAPACITY),
             "{snap:?}"
         );
-        let acquired = stats[0].load(Ordering::Relaxed);
+        let acquired = acquired.load(Ordering::Relaxed);
         assert!(
             acquired > OPS_PER_WORKER,
             "too few acquisitions: {acquired}"
@@ -110,59 +117,43 @@ fn semaphore_resizing_and_retiring_conserves_permits() {
     within(HANG, || {
         let sem = Arc::new(RawSemaphore::<concur_core::DefaultPark>::new(8));
         // Net change of the capacity made by the workers, to check at the end.
-        let delta = Arc::new(std::sync::atomic::AtomicI64::new(0));
-        let slots = Arc::new(Slots::new(WORKERS));
-        let stop = Arc::new(AtomicBool::new(false));
-        let cancel = canceller(slots.clone(), stop.clone(), 7);
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|w| {
-                let (sem, delta, slots) = (sem.clone(), delta.clone(), slots.clone());
-                thread::spawn(move || {
-                    let mut rng = Rng::new(1000 + w as u64);
-                    for _ in 0..OPS_PER_WORKER {
-                        match rng.below(10) {
-                            0 => {
-                                let k = 1 + rng.below(3);
-                                sem.add_permits(k);
-                                delta.fetch_add(k as i64, Ordering::SeqCst);
+        let delta = Arc::new(AtomicI64::new(0));
+        run_workers(7, {
+            let (sem, delta) = (sem.clone(), delta.clone());
+            move |w, rng, slots| {
+                match rng.below(10) {
+                    0 => {
+                        let k = 1 + rng.below(3);
+                        sem.add_permits(k);
+                        delta.fetch_add(k as i64, Ordering::SeqCst);
+                    }
+                    1 => {
+                        let k = sem.forget_permits(1 + rng.below(3));
+                        delta.fetch_sub(k as i64, Ordering::SeqCst);
+                    }
+                    _ => {
+                        let n = 1 + rng.below(3);
+                        let node = pin!(Waiter::new());
+                        let r = slots
+                            .with_published(w, node.as_ref(), || sem.acquire(node.as_ref(), n));
+                        match r {
+                            Ok(()) if rng.chance(10) => {
+                                sem.retire(n);
+                                delta.fetch_sub(n as i64, Ordering::SeqCst);
                             }
-                            1 => {
-                                let k = sem.forget_permits(1 + rng.below(3));
-                                delta.fetch_sub(k as i64, Ordering::SeqCst);
-                            }
-                            _ => {
-                                let n = 1 + rng.below(3);
-                                let node = pin!(Waiter::new());
-                                let r = slots.with_published(w, node.as_ref(), || {
-                                    sem.acquire(node.as_ref(), n)
-                                });
-                                match r {
-                                    Ok(()) if rng.chance(10) => {
-                                        sem.retire(n);
-                                        delta.fetch_sub(n as i64, Ordering::SeqCst);
-                                    }
-                                    Ok(()) => sem.release(n),
-                                    Err(
-                                        AcquireError::Interrupted | AcquireError::TooLarge { .. },
-                                    ) => {}
-                                    Err(e) => panic!("unexpected {e:?}"),
-                                }
-                            }
-                        }
-                        // Keep the semaphore from shrinking to nothing.
-                        if sem.capacity() < 4 {
-                            sem.add_permits(4);
-                            delta.fetch_add(4, Ordering::SeqCst);
+                            Ok(()) => sem.release(n),
+                            Err(AcquireError::Interrupted | AcquireError::TooLarge { .. }) => {}
+                            Err(e) => panic!("unexpected {e:?}"),
                         }
                     }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-        stop.store(true, Ordering::Relaxed);
-        cancel.join().unwrap();
+                }
+                // Keep the semaphore from shrinking to nothing.
+                if sem.capacity() < 4 {
+                    sem.add_permits(4);
+                    delta.fetch_add(4, Ordering::SeqCst);
+                }
+            }
+        });
         let snap = sem.snapshot();
         let expected = (8 + delta.load(Ordering::SeqCst)) as u64;
         assert_eq!(snap.capacity, expected, "{snap:?}");
@@ -208,50 +199,36 @@ fn mutex_excludes_under_interrupts() {
     within(HANG, || {
         let m = Arc::new(RawMutex::<concur_core::DefaultPark>::new());
         let data = Arc::new(Guarded::new());
-        let slots = Arc::new(Slots::new(WORKERS));
-        let stop = Arc::new(AtomicBool::new(false));
         let locked = Arc::new(AtomicU64::new(0));
-        let cancel = canceller(slots.clone(), stop.clone(), 3);
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|w| {
-                let (m, data, slots, locked) =
-                    (m.clone(), data.clone(), slots.clone(), locked.clone());
-                thread::spawn(move || {
-                    let mut rng = Rng::new(50 + w as u64);
-                    for _ in 0..OPS_PER_WORKER {
-                        let ok = match rng.below(3) {
-                            0 => m.try_lock(),
-                            1 => {
-                                m.lock();
-                                true
-                            }
-                            _ => {
-                                let node = pin!(Waiter::new());
-                                slots
-                                    .with_published(w, node.as_ref(), || {
-                                        m.lock_interruptible(node.as_ref())
-                                    })
-                                    .is_ok()
-                            }
-                        };
-                        if ok {
-                            data.critical();
-                            if rng.chance(10) {
-                                thread::yield_now();
-                            }
-                            locked.fetch_add(1, Ordering::Relaxed);
-                            // SAFETY: locked above by this thread.
-                            unsafe { m.unlock() };
-                        }
+        run_workers(3, {
+            let (m, data, locked) = (m.clone(), data.clone(), locked.clone());
+            move |w, rng, slots| {
+                let ok = match rng.below(3) {
+                    0 => m.try_lock(),
+                    1 => {
+                        m.lock();
+                        true
                     }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-        stop.store(true, Ordering::Relaxed);
-        cancel.join().unwrap();
+                    _ => {
+                        let node = pin!(Waiter::new());
+                        slots
+                            .with_published(w, node.as_ref(), || {
+                                m.lock_interruptible(node.as_ref())
+                            })
+                            .is_ok()
+                    }
+                };
+                if ok {
+                    data.critical();
+                    if rng.chance(10) {
+                        thread::yield_now();
+                    }
+                    locked.fetch_add(1, Ordering::Relaxed);
+                    // SAFETY: locked above by this thread.
+                    unsafe { m.unlock() };
+                }
+            }
+        });
         assert!(!m.is_locked());
         // SAFETY: all workers joined.
         assert_eq!(unsafe { *data.value.get() }, locked.load(Ordering::Relaxed));
@@ -263,73 +240,56 @@ fn mutex_excludes_under_interrupts() {
 fn rwlock_excludes_under_interrupts() {
     within(HANG, || {
         let l = Arc::new(RawRwLock::<concur_core::DefaultPark>::new());
-        // Readers inside, or usize::MAX/2 added while a writer is inside.
+        // Readers inside, or WRITER while a writer is inside.
         let inside = Arc::new(AtomicUsize::new(0));
         const WRITER: usize = usize::MAX / 2;
-        let slots = Arc::new(Slots::new(WORKERS));
-        let stop = Arc::new(AtomicBool::new(false));
-        let cancel = canceller(slots.clone(), stop.clone(), 11);
-        let workers: Vec<_> = (0..WORKERS)
-            .map(|w| {
-                let (l, inside, slots) = (l.clone(), inside.clone(), slots.clone());
-                thread::spawn(move || {
-                    let mut rng = Rng::new(77 + w as u64);
-                    for _ in 0..OPS_PER_WORKER {
-                        let write = rng.chance(30);
-                        let node = pin!(Waiter::new());
-                        let ok = match (write, rng.below(3)) {
-                            (true, 0) => l.try_write(),
-                            (true, 1) => {
-                                l.write();
-                                true
-                            }
-                            (true, _) => slots
-                                .with_published(w, node.as_ref(), || {
-                                    l.write_interruptible(node.as_ref())
-                                })
-                                .is_ok(),
-                            (false, 0) => l.try_read(),
-                            (false, 1) => {
-                                l.read();
-                                true
-                            }
-                            (false, _) => slots
-                                .with_published(w, node.as_ref(), || {
-                                    l.read_interruptible(node.as_ref())
-                                })
-                                .is_ok(),
-                        };
-                        if !ok {
-                            continue;
-                        }
-                        if write {
-                            assert_eq!(
-                                inside.fetch_add(WRITER, Ordering::SeqCst),
-                                0,
-                                "writer overlapped"
-                            );
-                            inside.fetch_sub(WRITER, Ordering::SeqCst);
-                            // SAFETY: write-locked above.
-                            unsafe { l.write_unlock() };
-                        } else {
-                            let before = inside.fetch_add(1, Ordering::SeqCst);
-                            assert!(before < WRITER, "reader overlapped a writer");
-                            if rng.chance(10) {
-                                thread::yield_now();
-                            }
-                            inside.fetch_sub(1, Ordering::SeqCst);
-                            // SAFETY: read-locked above.
-                            unsafe { l.read_unlock() };
-                        }
+        run_workers(11, {
+            let (l, inside) = (l.clone(), inside.clone());
+            move |w, rng, slots| {
+                let write = rng.chance(30);
+                let node = pin!(Waiter::new());
+                let ok = match (write, rng.below(3)) {
+                    (true, 0) => l.try_write(),
+                    (true, 1) => {
+                        l.write();
+                        true
                     }
-                })
-            })
-            .collect();
-        for w in workers {
-            w.join().unwrap();
-        }
-        stop.store(true, Ordering::Relaxed);
-        cancel.join().unwrap();
+                    (true, _) => slots
+                        .with_published(w, node.as_ref(), || l.write_interruptible(node.as_ref()))
+                        .is_ok(),
+                    (false, 0) => l.try_read(),
+                    (false, 1) => {
+                        l.read();
+                        true
+                    }
+                    (false, _) => slots
+                        .with_published(w, node.as_ref(), || l.read_interruptible(node.as_ref()))
+                        .is_ok(),
+                };
+                if !ok {
+                    return;
+                }
+                if write {
+                    assert_eq!(
+                        inside.fetch_add(WRITER, Ordering::SeqCst),
+                        0,
+                        "writer overlapped"
+                    );
+                    inside.fetch_sub(WRITER, Ordering::SeqCst);
+                    // SAFETY: write-locked above.
+                    unsafe { l.write_unlock() };
+                } else {
+                    let before = inside.fetch_add(1, Ordering::SeqCst);
+                    assert!(before < WRITER, "reader overlapped a writer");
+                    if rng.chance(10) {
+                        thread::yield_now();
+                    }
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    // SAFETY: read-locked above.
+                    unsafe { l.read_unlock() };
+                }
+            }
+        });
         assert!(!l.is_locked());
         assert!(l.try_write(), "rwlock not usable after the run");
     });

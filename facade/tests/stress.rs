@@ -3,11 +3,17 @@
 //! are free, exclusion never broke, and counts match.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex as StdMutex};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::thread;
 use std::time::Duration;
 
 use concur::{CancelHandle, Context, Error, Mutex, RwLock, Semaphore};
+
+#[path = "../../core/tests/common/mod.rs"]
+mod common;
+use common::within;
+
+const HANG: Duration = Duration::from_secs(240);
 
 const WORKERS: u64 = 8;
 const OPS: u64 = 3_000;
@@ -25,8 +31,7 @@ impl Rng {
 
 #[test]
 fn conservation_under_random_cancellation() {
-    let (done_tx, done_rx) = mpsc::channel();
-    let body = thread::spawn(move || {
+    within(HANG, || {
         let sem = Arc::new(Semaphore::new(CAPACITY));
         let held = Arc::new(AtomicU64::new(0));
         let counter = Arc::new(Mutex::new(0u64));
@@ -145,22 +150,13 @@ fn conservation_under_random_cancellation() {
             cancelled > 0 && errors[0] + errors[1] > 0,
             "no cancellation happened: {errors:?}"
         );
-        done_tx.send(()).unwrap();
     });
-    match done_rx.recv_timeout(Duration::from_secs(240)) {
-        Ok(()) => body.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(body.join().unwrap_err())
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hang: stress run did not finish"),
-    }
 }
 
 #[test]
 fn wait_group_once_and_pool_under_contention() {
     use concur::{Once, Pool, WaitGroup};
-    let (done_tx, done_rx) = mpsc::channel();
-    let body = thread::spawn(move || {
+    within(HANG, || {
         let created = Arc::new(AtomicU64::new(0));
         let pool = {
             let created = created.clone();
@@ -205,13 +201,5 @@ fn wait_group_once_and_pool_under_contention() {
         // Every object made is back in the pool (none are held now, and the
         // per-shard bound is far above what 8 threads can have out at once).
         assert_eq!(pool.idle() as u64, created.load(Ordering::Relaxed));
-        done_tx.send(()).unwrap();
     });
-    match done_rx.recv_timeout(Duration::from_secs(240)) {
-        Ok(()) => body.join().unwrap(),
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            std::panic::resume_unwind(body.join().unwrap_err())
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => panic!("hang: stress run did not finish"),
-    }
 }

@@ -6,7 +6,8 @@
 
 use std::pin::Pin;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use concur_core::Waiter;
@@ -93,4 +94,29 @@ impl Slots {
     pub fn len(&self) -> usize {
         self.slots.len()
     }
+}
+
+/// Runs `wait` on a new thread with a node that the caller can interrupt;
+/// returns the thread and the node.
+pub fn spawn_waiting<R: Send + 'static>(
+    wait: impl FnOnce(Pin<&Waiter>) -> R + Send + 'static,
+) -> (JoinHandle<R>, Arc<Waiter>) {
+    let node = Arc::new(Waiter::new());
+    let theirs = node.clone();
+    let handle = thread::spawn(move || {
+        // SAFETY: the Arc keeps the node at one address until the thread ends.
+        let pinned = unsafe { Pin::new_unchecked(&*theirs) };
+        wait(pinned)
+    });
+    (handle, node)
+}
+
+/// Runs `wait` on a new thread, interrupts its node, and returns what the
+/// wait returned (whether the interrupt came before or during the wait).
+pub fn interrupted_wait<R: Send + 'static>(
+    wait: impl FnOnce(Pin<&Waiter>) -> R + Send + 'static,
+) -> R {
+    let (handle, node) = spawn_waiting(wait);
+    node.interrupt();
+    handle.join().expect("waiting thread panicked")
 }
