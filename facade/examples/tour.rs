@@ -2,34 +2,89 @@
 //!
 //! ```sh
 //! cargo run --release --example tour
+//! RUSTFLAGS="--cfg concur_debug" cargo run --release --example tour   # step 4 live
 //! ```
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur::{Context, Error, Mutex, Semaphore, WaitGroup};
+use concur::{Context, Error, Group, Mutex, Semaphore, TaskError, WaitGroup};
 
-fn main() -> Result<(), Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_target(false)
+        .with_ansi(false)
+        .without_time()
+        .init();
+    // A task's panic comes back from the group as a PanicError (step 5);
+    // keep the default hook's report of it (and any backtrace) to one line.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let on_worker = thread::current()
+            .name()
+            .is_some_and(|n| n.starts_with("concur-"));
+        if on_worker {
+            println!(
+                "   (a worker caught a panic at {}; the group will report it)",
+                info.location().unwrap()
+            );
+        } else {
+            default_hook(info);
+        }
+    }));
     println!("concur tour\n===========\n");
+    bounded_group_over_items()?;
     store_with_lock_ctx()?;
     bounded_fetches()?;
+    debug_mode();
+    group_errors_in_a_job_span();
     deadline_ends_a_blocked_acquire();
-    cancel_reaches_every_waiter();
     println!("\nDone.");
     Ok(())
 }
 
-/// A store guarded by a mutex: `lock_ctx` gives up when the caller's
-/// context ends instead of waiting forever behind a stuck holder.
+/// 1. A bounded group over a slice: at most `limit` items at once, on at
+///    most `limit` reused threads.
+fn bounded_group_over_items() -> Result<(), Box<dyn std::error::Error>> {
+    println!("1. A bounded Group over a slice of items");
+    let items: Vec<u64> = (1..=1000).collect();
+    let total = AtomicU64::new(0);
+    let running = AtomicU64::new(0);
+    let peak = AtomicU64::new(0);
+    let group = Group::builder().limit(4);
+    let threads = group.scope(|s| {
+        for chunk in items.chunks(50) {
+            let (total, running, peak) = (&total, &running, &peak);
+            s.go(move || {
+                peak.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
+                total.fetch_add(chunk.iter().sum::<u64>(), SeqCst);
+                thread::sleep(Duration::from_millis(2));
+                running.fetch_sub(1, SeqCst);
+                Ok::<(), Error>(())
+            });
+        }
+        s.threads_started()
+    })??;
+    println!(
+        "   summed 20 chunks of 50 items: {} (limit 4, peak {} at once, {} threads)\n",
+        total.load(SeqCst),
+        peak.load(SeqCst),
+        threads
+    );
+    Ok(())
+}
+
+/// 2. A store guarded by a mutex: `lock_ctx` gives up when the caller's
+///    context ends instead of waiting forever behind a stuck holder.
 fn store_with_lock_ctx() -> Result<(), Error> {
-    println!("1. A store guarded by a Mutex, locked with a context");
+    println!("2. A store guarded by a Mutex, locked with a context");
     let store = Mutex::new(HashMap::new());
     let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
     store.lock_ctx(&ctx)?.insert("user:42", "ada");
     println!("   inserted user:42 under lock_ctx (1 s budget)");
-
     let held = store.lock();
     let (short, _c) = Context::background().with_timeout(Duration::from_millis(50));
     let start = Instant::now();
@@ -44,23 +99,21 @@ fn store_with_lock_ctx() -> Result<(), Error> {
     Ok(())
 }
 
-/// A weighted semaphore bounds how many fetches run at once; a wait group
-/// waits for all of them.
+/// 3. A weighted semaphore bounds parallel fetches; a wait group waits for
+///    all of them.
 fn bounded_fetches() -> Result<(), Error> {
-    println!("2. A Semaphore bounding parallel fetches, with a WaitGroup");
+    println!("3. A Semaphore bounding parallel fetches, with a WaitGroup");
     let limit = Arc::new(Semaphore::new(3));
     let wg = Arc::new(WaitGroup::new());
-    let running = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let running = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
     let ctx = Context::background();
     for url in 0..12 {
         let permit = limit.clone().acquire_owned(&ctx, 1)?;
         wg.add(1);
         let (wg, running, peak) = (wg.clone(), running.clone(), peak.clone());
         thread::spawn(move || {
-            use std::sync::atomic::Ordering::SeqCst;
-            let now = running.fetch_add(1, SeqCst) + 1;
-            peak.fetch_max(now, SeqCst);
+            peak.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
             thread::sleep(Duration::from_millis(5 + url % 4)); // the "fetch"
             running.fetch_sub(1, SeqCst);
             drop(permit);
@@ -70,14 +123,66 @@ fn bounded_fetches() -> Result<(), Error> {
     wg.wait_ctx(&ctx)?;
     println!(
         "   12 fetches done, at most {} at a time (limit 3)\n",
-        peak.load(std::sync::atomic::Ordering::SeqCst)
+        peak.load(SeqCst)
     );
     Ok(())
 }
 
+/// 4. The debug build mode: locks held too long are reported while held.
+fn debug_mode() {
+    println!("4. Debug mode (--cfg concur_debug)");
+    if cfg!(concur_debug) {
+        println!("   built with concur_debug: see the WARN events above and below");
+    } else {
+        println!(
+            "   this build is a production build: a Mutex<()> is {} bytes and no watchdog runs.\n   \
+             Rebuild with RUSTFLAGS=\"--cfg concur_debug\" to have locks held past a threshold\n   \
+             reported as `tracing` WARN events naming the holder's file:line, the duration\n   \
+             and the number of waiters.\n",
+            std::mem::size_of::<Mutex<()>>()
+        );
+    }
+}
+
+/// 5. Group errors logged through `tracing` inside a `job_id` span; a panic
+///    comes back as a typed `PanicError`, never as a cancellation.
+fn group_errors_in_a_job_span() {
+    println!("5. Every error of a Group, logged inside the job's span");
+    let span = tracing::info_span!("job", job_id = 1017);
+    let _entered = span.enter();
+    let group = Group::builder().limit(3).build().expect("limit 3 is valid");
+    for shard in 0..6u32 {
+        group.go(move || {
+            tracing::info!(shard, "indexing");
+            match shard {
+                2 => Err(format!("shard {shard}: checksum mismatch")),
+                4 => panic!("shard {shard}: index out of bounds"),
+                _ => Ok(()),
+            }
+        });
+    }
+    match group.wait(&Context::background()) {
+        Ok(()) => println!("   all shards indexed"),
+        Err(err) => {
+            for e in err.errors() {
+                match e {
+                    TaskError::Panicked(p) => tracing::error!(
+                        site = %p.spawn_site(),
+                        thread = p.thread().unwrap_or("?"),
+                        "task panicked: {}",
+                        p.message()
+                    ),
+                    other => tracing::error!("task failed: {other}"),
+                }
+            }
+            println!("   wait returned: {err}\n");
+        }
+    }
+}
+
 /// A deadline delivered to a thread blocked in `acquire`.
 fn deadline_ends_a_blocked_acquire() {
-    println!("3. A deadline that ends a blocked acquire");
+    println!("6. A deadline that ends a blocked acquire");
     let sem = Semaphore::new(1);
     let _held = sem.try_acquire(1).expect("free");
     let (ctx, _c) = Context::background().with_timeout(Duration::from_millis(30));
@@ -88,41 +193,7 @@ fn deadline_ends_a_blocked_acquire() {
         start.elapsed()
     );
     println!(
-        "   asking for more permits than exist fails at once: `{}`\n",
+        "   asking for more permits than exist fails at once: `{}`",
         sem.acquire(&Context::background(), 5).unwrap_err()
     );
-}
-
-/// One cancel wakes every thread blocked with the context, on any primitive.
-fn cancel_reaches_every_waiter() {
-    println!("4. One cancel reaches every waiter");
-    let m = Arc::new(Mutex::new(()));
-    let sem = Arc::new(Semaphore::new(1));
-    let _permit = sem.try_acquire(1).expect("free");
-    let wg = Arc::new(WaitGroup::new());
-    wg.add(1);
-    let _held = m.lock();
-    let (ctx, cancel) = Context::background().with_cancel();
-    let waiters = vec![
-        ("mutex", {
-            let (m, ctx) = (m.clone(), ctx.clone());
-            thread::spawn(move || m.lock_ctx(&ctx).map(drop))
-        }),
-        ("semaphore", {
-            let (s, ctx) = (sem.clone(), ctx.clone());
-            thread::spawn(move || s.acquire(&ctx, 1).map(drop))
-        }),
-        ("wait group", {
-            let (w, ctx) = (wg.clone(), ctx.clone());
-            thread::spawn(move || w.wait_ctx(&ctx))
-        }),
-    ];
-    cancel.cancel();
-    for (name, waiter) in waiters {
-        println!(
-            "   {name:<10} -> {:?}",
-            waiter.join().expect("waiter panicked")
-        );
-    }
-    wg.done();
 }

@@ -11,6 +11,7 @@
 //! | [`WaitGroup`] | add / done / wait (and `wait_ctx`) |
 //! | [`Once`] | initialize once; a failed initializer lets the next caller try |
 //! | [`Pool`] | sharded object pool with a reset hook |
+//! | [`Group`] / [`scope`] | bounded fan-out on reused workers; every error collected, panics as [`PanicError`] |
 //!
 //! The locks and counters are the ones of [`concur_core`] (`no_std`, futex
 //! parked); this crate adds contexts and RAII. With
@@ -36,16 +37,21 @@ pub struct ReadmeDoctests;
 
 mod context;
 mod error;
+pub mod group;
 mod mutex;
 mod once;
 mod pool;
 mod rwlock;
 mod semaphore;
+pub mod testing;
 mod timer;
 mod wait_group;
 
 pub use context::{CancelHandle, Context};
 pub use error::Error;
+pub use group::{
+    scope, BoxError, ConfigError, Group, GroupBuilder, GroupError, PanicError, Scope, TaskError,
+};
 pub use mutex::{Mutex, MutexGuard};
 pub use once::Once;
 pub use pool::{Pool, PoolGuard};
@@ -97,5 +103,8 @@ mod assertions {
     assert_not_impl_any!(Once<std::rc::Rc<u8>>: Send, Sync);
 
     assert_impl_all!(Pool<Vec<u8>>: Send, Sync);
+    assert_impl_all!(Group: Send, Sync);
+    assert_impl_all!(GroupError: Send, Sync, std::error::Error);
+    assert_impl_all!(TaskError: Send, Sync, std::error::Error);
     assert_not_impl_any!(Pool<std::rc::Rc<u8>>: Sync);
 }

@@ -1,0 +1,60 @@
+//! Test support: catch tasks that outlive the test that started them.
+
+use std::sync::Arc;
+
+use crate::group::{core_of, Core};
+use crate::Group;
+
+/// Fails the test (panics on drop) if the [`Group`] it watches still has
+/// tasks queued or running when the guard goes out of scope, naming where
+/// the running ones were spawned.
+///
+/// ```should_panic
+/// use std::sync::mpsc;
+/// use concur::{testing::LeakGuard, Group};
+///
+/// let group = Group::builder().limit(1).build().unwrap();
+/// let _guard = LeakGuard::watch(&group);
+/// let (_tx, rx) = mpsc::channel::<()>();
+/// group.go(move || rx.recv().map_err(|e| e.to_string())); // never finishes
+/// // the guard drops first and panics: "1 task(s) of a watched group still running ..."
+/// # drop(_guard); std::mem::forget(group);
+/// ```
+#[must_use = "the guard checks the group when it is dropped"]
+pub struct LeakGuard {
+    core: Arc<Core<'static>>,
+}
+
+impl LeakGuard {
+    /// Watches `group` until the guard is dropped.
+    pub fn watch(group: &Group) -> Self {
+        Self {
+            core: core_of(group),
+        }
+    }
+
+    /// Tasks still queued or running now.
+    pub fn outstanding(&self) -> u32 {
+        self.core.pending_count()
+    }
+}
+
+impl Drop for LeakGuard {
+    fn drop(&mut self) {
+        let outstanding = self.core.pending_count();
+        if outstanding == 0 || std::thread::panicking() {
+            return;
+        }
+        let sites: Vec<String> = self
+            .core
+            .running_sites()
+            .iter()
+            .map(|l| l.to_string())
+            .collect();
+        panic!(
+            "{outstanding} task(s) of a watched group still running or queued at the end of the \
+             test; running ones were spawned at: [{}]",
+            sites.join(", ")
+        );
+    }
+}
