@@ -36,8 +36,10 @@
 //! the cold paths then lock and unlock with one more load each, and still
 //! without a syscall when nobody sleeps.
 //!
-//! An interrupted sleeper may have absorbed the one wake an unlock sent, so
-//! it passes a wake on when it leaves.
+//! An interrupted sleeper that leaves needs to pass no wake on: if an unlock
+//! woke it, the interrupter's `wake_all` (which follows the interrupt flag)
+//! woke every other sleeper of that moment too, and anyone who sleeps later
+//! sets `PARKED` again, so the next unlock wakes them.
 
 use core::marker::PhantomData;
 use core::pin::Pin;
@@ -147,15 +149,8 @@ impl<P: Park> RawMutex<P> {
         if word & LOCKED == 0 && self.try_lock_cold(word) {
             return Ok(());
         }
-        let scope = node.begin_on(&self.word)?;
-        let result = self.lock_contended(Some(node));
-        drop(scope);
-        if result.is_err() {
-            // We may have been the thread an unlock chose to wake; hand that
-            // wake to another sleeper so it is not lost with us.
-            P::wake_one(&self.word);
-        }
-        result
+        let _scope = node.begin_on(&self.word)?;
+        self.lock_contended(Some(node))
     }
 
     #[cold]

@@ -256,10 +256,12 @@ impl<P: Park> RawRwLock<P> {
     #[cold]
     fn write_contended(&self, node: Option<&Waiter<P>>) -> Result<(), Interrupted> {
         // Spin briefly before announcing ourselves: announcing stops readers.
-        for _ in 0..SPIN_LIMIT {
+        let mut spins = SPIN_LIMIT;
+        while spins > 0 {
             if self.try_write() {
                 return Ok(());
             }
+            spins -= 1;
             spin_hint();
         }
         self.state.fetch_add(WRITER_UNIT, Ordering::Relaxed);

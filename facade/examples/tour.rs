@@ -131,17 +131,27 @@ fn bounded_fetches() -> Result<(), Error> {
 /// 4. The debug build mode: locks held too long are reported while held.
 fn debug_mode() {
     println!("4. Debug mode (--cfg concur_debug)");
-    if cfg!(concur_debug) {
-        println!("   built with concur_debug: see the WARN events above and below");
-    } else {
-        println!(
-            "   this build is a production build: a Mutex<()> is {} bytes and no watchdog runs.\n   \
-             Rebuild with RUSTFLAGS=\"--cfg concur_debug\" to have locks held past a threshold\n   \
-             reported as `tracing` WARN events naming the holder's file:line, the duration\n   \
-             and the number of waiters.\n",
-            std::mem::size_of::<Mutex<()>>()
-        );
+    #[cfg(concur_debug)]
+    {
+        concur::debug::set_threshold(Duration::from_millis(100));
+        println!("   threshold 100 ms; a request handler holds the store's lock for 300 ms:");
+        let store = Mutex::new(HashMap::<&str, &str>::new());
+        thread::scope(|s| {
+            let guard = store.lock(); // reported as the holder
+            s.spawn(|| drop(store.lock())); // reported as waiting
+            thread::sleep(Duration::from_millis(300));
+            drop(guard);
+        });
+        println!();
     }
+    #[cfg(not(concur_debug))]
+    println!(
+        "   this build is a production build: a Mutex<()> is {} bytes and no watchdog runs.\n   \
+         Rebuild with RUSTFLAGS=\"--cfg concur_debug\" to have locks held past a threshold\n   \
+         reported as `tracing` WARN events naming the holder's file:line, the duration\n   \
+         and the number of waiters, while the lock is still held.\n",
+        std::mem::size_of::<Mutex<()>>()
+    );
 }
 
 /// 5. Group errors logged through `tracing` inside a `job_id` span; a panic

@@ -32,6 +32,8 @@ use crate::{Context, Error};
 /// ```
 pub struct Mutex<T: ?Sized> {
     raw: RawMutex,
+    #[cfg(concur_debug)]
+    debug: crate::debug::LockDebug,
     data: UnsafeCell<T>,
 }
 
@@ -71,6 +73,8 @@ impl<T> Mutex<T> {
     pub const fn new(value: T) -> Self {
         Self {
             raw: RawMutex::new(),
+            #[cfg(concur_debug)]
+            debug: crate::debug::LockDebug::new(),
             data: UnsafeCell::new(value),
         }
     }
@@ -86,6 +90,12 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        #[cfg(concur_debug)]
+        if !self.raw.try_lock() {
+            let _waiting = self.debug.waiting("mutex", std::panic::Location::caller());
+            self.raw.lock();
+        }
+        #[cfg(not(concur_debug))]
         self.raw.lock();
         self.guard()
     }
@@ -108,7 +118,10 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[cold]
+    #[cfg_attr(concur_debug, track_caller)]
     fn lock_ctx_slow(&self, ctx: &Context) -> Result<MutexGuard<'_, T>, Error> {
+        #[cfg(concur_debug)]
+        let _waiting = self.debug.waiting("mutex", std::panic::Location::caller());
         match ctx.block(|node| self.raw.lock_interruptible(node))? {
             Ok(()) => Ok(self.guard()),
             Err(_) => Err(ctx.interrupted()),
@@ -128,7 +141,10 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     fn guard(&self) -> MutexGuard<'_, T> {
+        #[cfg(concur_debug)]
+        self.debug.acquired("mutex", std::panic::Location::caller());
         MutexGuard {
             mutex: self,
             _not_send: PhantomData,
@@ -157,6 +173,8 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(concur_debug)]
+        self.mutex.debug.released();
         // SAFETY: the guard was created by a successful lock and is dropped
         // once, on the thread that locked (the guard is not Send).
         unsafe { self.mutex.raw.unlock() };

@@ -31,6 +31,8 @@ use crate::{Context, Error};
 /// ```
 pub struct RwLock<T: ?Sized> {
     raw: RawRwLock,
+    #[cfg(concur_debug)]
+    debug: crate::debug::LockDebug,
     data: UnsafeCell<T>,
 }
 
@@ -80,6 +82,8 @@ impl<T> RwLock<T> {
     pub const fn new(value: T) -> Self {
         Self {
             raw: RawRwLock::new(),
+            #[cfg(concur_debug)]
+            debug: crate::debug::LockDebug::new(),
             data: UnsafeCell::new(value),
         }
     }
@@ -95,6 +99,12 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
+        #[cfg(concur_debug)]
+        if !self.raw.try_read() {
+            let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+            self.raw.read();
+        }
+        #[cfg(not(concur_debug))]
         self.raw.read();
         self.read_guard()
     }
@@ -110,6 +120,8 @@ impl<T: ?Sized> RwLock<T> {
         if self.raw.try_read() {
             return Ok(self.read_guard());
         }
+        #[cfg(concur_debug)]
+        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
         match ctx.block(|node| self.raw.read_interruptible(node))? {
             Ok(()) => Ok(self.read_guard()),
             Err(_) => Err(ctx.interrupted()),
@@ -127,6 +139,12 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
+        #[cfg(concur_debug)]
+        if !self.raw.try_write() {
+            let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+            self.raw.write();
+        }
+        #[cfg(not(concur_debug))]
         self.raw.write();
         self.write_guard()
     }
@@ -142,6 +160,8 @@ impl<T: ?Sized> RwLock<T> {
         if self.raw.try_write() {
             return Ok(self.write_guard());
         }
+        #[cfg(concur_debug)]
+        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
         match ctx.block(|node| self.raw.write_interruptible(node))? {
             Ok(()) => Ok(self.write_guard()),
             Err(_) => Err(ctx.interrupted()),
@@ -160,14 +180,21 @@ impl<T: ?Sized> RwLock<T> {
         self.data.get_mut()
     }
 
+    #[cfg_attr(concur_debug, track_caller)]
     fn read_guard(&self) -> RwLockReadGuard<'_, T> {
+        #[cfg(concur_debug)]
+        self.debug.read_acquired(std::panic::Location::caller());
         RwLockReadGuard {
             lock: self,
             _not_send: PhantomData,
         }
     }
 
+    #[cfg_attr(concur_debug, track_caller)]
     fn write_guard(&self) -> RwLockWriteGuard<'_, T> {
+        #[cfg(concur_debug)]
+        self.debug
+            .acquired("rwlock", std::panic::Location::caller());
         RwLockWriteGuard {
             lock: self,
             _not_send: PhantomData,
@@ -204,6 +231,8 @@ impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(concur_debug)]
+        self.lock.debug.read_released();
         // SAFETY: created by a successful read lock, dropped once.
         unsafe { self.lock.raw.read_unlock() };
     }
@@ -212,6 +241,8 @@ impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
+        #[cfg(concur_debug)]
+        self.lock.debug.released();
         // SAFETY: created by a successful write lock, dropped once.
         unsafe { self.lock.raw.write_unlock() };
     }

@@ -38,6 +38,8 @@ pub use concur_core::MAX_PERMITS;
 /// ```
 pub struct Semaphore {
     raw: RawSemaphore,
+    #[cfg(concur_debug)]
+    debug: crate::debug::LockDebug,
 }
 
 /// Permits held from a [`Semaphore`]; released when dropped.
@@ -103,6 +105,8 @@ impl Semaphore {
     pub const fn new(permits: u64) -> Self {
         Self {
             raw: RawSemaphore::new(permits),
+            #[cfg(concur_debug)]
+            debug: crate::debug::LockDebug::new(),
         }
     }
 
@@ -113,6 +117,7 @@ impl Semaphore {
     /// free. A failed call holds nothing: anything it was partly granted
     /// while it waited has gone to the waiters behind it.
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn acquire(&self, ctx: &Context, n: u64) -> Result<Permit<'_>, Error> {
         self.acquire_raw(ctx, n)?;
         Ok(Permit { sem: self, n })
@@ -121,12 +126,14 @@ impl Semaphore {
     /// [`acquire`](Self::acquire) for an `Arc<Semaphore>`, returning a permit
     /// that owns a reference to the semaphore.
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn acquire_owned(self: Arc<Self>, ctx: &Context, n: u64) -> Result<OwnedPermit, Error> {
         self.acquire_raw(ctx, n)?;
         Ok(OwnedPermit { sem: self, n })
     }
 
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     fn acquire_raw(&self, ctx: &Context, n: u64) -> Result<(), Error> {
         if let Some(err) = ctx.err() {
             return Err(err);
@@ -146,7 +153,12 @@ impl Semaphore {
     }
 
     #[cold]
+    #[cfg_attr(concur_debug, track_caller)]
     fn acquire_slow(&self, ctx: &Context, n: u64) -> Result<(), Error> {
+        #[cfg(concur_debug)]
+        let _waiting = self
+            .debug
+            .waiting("semaphore", std::panic::Location::caller());
         ctx.block(|node| self.raw.acquire(node, n))?
             .map_err(|e| acquire_error(e, ctx))
     }

@@ -1,6 +1,11 @@
 //! A counting global allocator proves the hot paths allocate nothing:
 //! lock/unlock, acquire/release, wait, and the `*_ctx` forms with a live
 //! context, both uncontended and when the call has to block.
+//!
+//! A production-build guarantee: debug mode (`--cfg concur_debug`) allocates
+//! each lock's diagnostic state on first use and records blocked waiters.
+
+#![cfg(not(concur_debug))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

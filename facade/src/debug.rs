@@ -1,0 +1,302 @@
+//! Debug mode (`--cfg concur_debug`): locks held too long, and threads
+//! waiting too long, reported as `tracing` WARN events while it happens.
+//!
+//! Build with `RUSTFLAGS="--cfg concur_debug"`. Then every [`Mutex`],
+//! [`RwLock`] and [`Semaphore`] records, on first use, a small heap state
+//! (so the lock itself may still move): the site of the current holder
+//! (through `#[track_caller]`), when it took the lock, and the threads
+//! waiting for it, with their own sites.
+//!
+//! One watchdog thread for the process, started by the first debug lock
+//! used, publishes a coarse millisecond tick (so locking reads no clock: it
+//! copies the tick) and scans the registered locks. A lock held past the
+//! [threshold](threshold) produces one event while it is still held:
+//!
+//! ```text
+//! WARN holder=src/store.rs:42 duration=5.001s waiters=2 mutex held too long
+//! WARN waiter=src/api.rs:17 holder=src/store.rs:42 duration=5.000s mutex waiting too long
+//! ```
+//!
+//! and, if it stays stuck, again each time the duration doubles. The
+//! threshold is 5 s, or `CONCUR_HOLD_THRESHOLD_MS` (read once, at the first
+//! debug lock), or whatever [`set_threshold`] says.
+//!
+//! Without the cfg none of this exists: no field, no thread, no timer.
+//!
+//! [`Mutex`]: crate::Mutex
+//! [`RwLock`]: crate::RwLock
+//! [`Semaphore`]: crate::Semaphore
+
+use std::panic::Location;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The environment variable that sets the threshold, in milliseconds.
+pub const THRESHOLD_ENV: &str = "CONCUR_HOLD_THRESHOLD_MS";
+const DEFAULT_THRESHOLD_MS: u64 = 5_000;
+
+/// 0 until first read; then the threshold in ms.
+static THRESHOLD_MS: AtomicU64 = AtomicU64::new(0);
+/// Milliseconds since `START`, published by the watchdog.
+static TICK_MS: AtomicU64 = AtomicU64::new(0);
+/// Completed watchdog scans (for tests that must see time pass).
+static SCANS: AtomicU64 = AtomicU64::new(0);
+
+fn start() -> Instant {
+    static START: OnceLock<Instant> = OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
+/// The hold / wait threshold in force.
+pub fn threshold() -> Duration {
+    let mut ms = THRESHOLD_MS.load(Ordering::Relaxed);
+    if ms == 0 {
+        ms = std::env::var(THRESHOLD_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&ms| ms > 0)
+            .unwrap_or(DEFAULT_THRESHOLD_MS);
+        // Keep a value set from code in the meantime.
+        ms = match THRESHOLD_MS.compare_exchange(0, ms, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => ms,
+            Err(set) => set,
+        };
+    }
+    Duration::from_millis(ms)
+}
+
+/// Sets the threshold (at least 1 ms) for every lock, from now on.
+pub fn set_threshold(threshold: Duration) {
+    let ms = u64::try_from(threshold.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    THRESHOLD_MS.store(ms, Ordering::Relaxed);
+}
+
+/// How many times the watchdog has scanned the locks. A test that must
+/// see "a threshold passed with no event" waits for scans, not for a clock.
+pub fn scans() -> u64 {
+    SCANS.load(Ordering::Relaxed)
+}
+
+#[inline]
+fn now_tick() -> u64 {
+    TICK_MS.load(Ordering::Relaxed)
+}
+
+/// The heap state of one debug lock.
+pub(crate) struct LockState {
+    kind: &'static str,
+    holder: AtomicPtr<Location<'static>>,
+    /// Tick at acquisition + 1; 0 while free.
+    held_since: AtomicU64,
+    /// Read locks held (rwlock only).
+    readers: AtomicU32,
+    /// Tick before which no new "held too long" event is sent.
+    next_report: AtomicU64,
+    waiters: StdMutex<Vec<Waiting>>,
+}
+
+struct Waiting {
+    id: u64,
+    site: &'static Location<'static>,
+    since: u64,
+    next_report: u64,
+}
+
+/// The per-lock debug field: empty until the lock is first used.
+pub(crate) struct LockDebug {
+    state: OnceLock<Arc<LockState>>,
+}
+
+impl LockDebug {
+    pub(crate) const fn new() -> Self {
+        Self {
+            state: OnceLock::new(),
+        }
+    }
+
+    fn state(&self, kind: &'static str) -> &LockState {
+        self.state.get_or_init(|| {
+            let state = Arc::new(LockState {
+                kind,
+                holder: AtomicPtr::new(ptr::null_mut()),
+                held_since: AtomicU64::new(0),
+                readers: AtomicU32::new(0),
+                next_report: AtomicU64::new(0),
+                waiters: StdMutex::new(Vec::new()),
+            });
+            register(&state);
+            state
+        })
+    }
+
+    /// The lock was taken exclusively (mutex, write lock) at `site`.
+    #[inline]
+    pub(crate) fn acquired(&self, kind: &'static str, site: &'static Location<'static>) {
+        let state = self.state(kind);
+        state
+            .holder
+            .store(site as *const _ as *mut _, Ordering::Relaxed);
+        state.next_report.store(0, Ordering::Relaxed);
+        state.held_since.store(now_tick() + 1, Ordering::Release);
+    }
+
+    /// The exclusive holder released the lock.
+    #[inline]
+    pub(crate) fn released(&self) {
+        if let Some(state) = self.state.get() {
+            state.held_since.store(0, Ordering::Release);
+        }
+    }
+
+    /// A read lock was taken at `site`; the first reader stands for all.
+    #[inline]
+    pub(crate) fn read_acquired(&self, site: &'static Location<'static>) {
+        let state = self.state("rwlock");
+        if state.readers.fetch_add(1, Ordering::Relaxed) == 0 {
+            state
+                .holder
+                .store(site as *const _ as *mut _, Ordering::Relaxed);
+            state.next_report.store(0, Ordering::Relaxed);
+            state.held_since.store(now_tick() + 1, Ordering::Release);
+        }
+    }
+
+    /// A read lock was released.
+    #[inline]
+    pub(crate) fn read_released(&self) {
+        if let Some(state) = self.state.get() {
+            if state.readers.fetch_sub(1, Ordering::Relaxed) == 1 {
+                state.held_since.store(0, Ordering::Release);
+            }
+        }
+    }
+
+    /// A thread at `site` is about to wait; it stops counting when the
+    /// returned guard drops.
+    pub(crate) fn waiting(
+        &self,
+        kind: &'static str,
+        site: &'static Location<'static>,
+    ) -> WaitingGuard<'_> {
+        static IDS: AtomicU64 = AtomicU64::new(0);
+        let state = self.state(kind);
+        let id = IDS.fetch_add(1, Ordering::Relaxed);
+        lock(&state.waiters).push(Waiting {
+            id,
+            site,
+            since: now_tick(),
+            next_report: 0,
+        });
+        WaitingGuard { state, id }
+    }
+}
+
+/// A registered waiter; deregisters on drop.
+pub(crate) struct WaitingGuard<'a> {
+    state: &'a LockState,
+    id: u64,
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        lock(&self.state.waiters).retain(|w| w.id != self.id);
+    }
+}
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn registry() -> &'static StdMutex<Vec<Weak<LockState>>> {
+    static REGISTRY: OnceLock<StdMutex<Vec<Weak<LockState>>>> = OnceLock::new();
+    REGISTRY.get_or_init(Default::default)
+}
+
+fn register(state: &Arc<LockState>) {
+    start();
+    threshold();
+    lock(registry()).push(Arc::downgrade(state));
+    static WATCHDOG: OnceLock<()> = OnceLock::new();
+    WATCHDOG.get_or_init(|| {
+        thread::Builder::new()
+            .name("concur-watchdog".into())
+            .spawn(watchdog)
+            .expect("concur: cannot start the debug watchdog thread");
+    });
+}
+
+/// Publishes the tick and reports stuck locks, forever.
+fn watchdog() {
+    loop {
+        let threshold = threshold().as_millis() as u64;
+        // A tick fine enough for the threshold, coarse enough to cost nothing.
+        thread::sleep(Duration::from_millis((threshold / 10).clamp(1, 100)));
+        let now = start().elapsed().as_millis() as u64;
+        TICK_MS.store(now, Ordering::Relaxed);
+        let states: Vec<Arc<LockState>> = {
+            let mut registry = lock(registry());
+            registry.retain(|w| w.strong_count() > 0);
+            registry.iter().filter_map(Weak::upgrade).collect()
+        };
+        for state in &states {
+            scan(state, now, threshold);
+        }
+        SCANS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A site as `file:line`, the form the events use.
+struct Site(&'static Location<'static>);
+
+impl std::fmt::Display for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.0.file(), self.0.line())
+    }
+}
+
+fn holder_of(state: &LockState) -> Option<&'static Location<'static>> {
+    let site = state.holder.load(Ordering::Relaxed);
+    // SAFETY: only ever set from `&'static Location`s.
+    (!site.is_null()).then(|| unsafe { &*site })
+}
+
+fn scan(state: &LockState, now: u64, threshold: u64) {
+    let since = state.held_since.load(Ordering::Acquire);
+    let mut waiters = lock(&state.waiters);
+    if since != 0 {
+        let held = now.saturating_sub(since - 1);
+        if held >= threshold && now >= state.next_report.load(Ordering::Relaxed) {
+            // Repeat only when the duration has doubled.
+            state.next_report.store(now + held, Ordering::Relaxed);
+            if let Some(holder) = holder_of(state) {
+                tracing::warn!(
+                    holder = %Site(holder),
+                    duration = %format_args!("{:.3}s", held as f64 / 1000.0),
+                    waiters = waiters.len(),
+                    "{} held too long",
+                    state.kind
+                );
+            }
+        }
+    }
+    let holder = if since != 0 { holder_of(state) } else { None };
+    for w in waiters.iter_mut() {
+        let waited = now.saturating_sub(w.since);
+        if waited >= threshold && now >= w.next_report {
+            w.next_report = now + waited;
+            let holder = holder.map_or_else(|| "none".to_string(), |h| Site(h).to_string());
+            tracing::warn!(
+                waiter = %Site(w.site),
+                holder = %holder,
+                duration = %format_args!("{:.3}s", waited as f64 / 1000.0),
+                "{} waiting too long",
+                state.kind
+            );
+        }
+    }
+}

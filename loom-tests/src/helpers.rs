@@ -1,0 +1,73 @@
+//! Shared pieces of the models: pinned waiter nodes, a spin-until helper
+//! and a race-checked counter.
+
+use core::pin::Pin;
+
+use concur_core::Waiter;
+use loom::cell::UnsafeCell;
+use loom::sync::Arc;
+
+/// A fresh waiter node, pinned in an `Arc` so that other threads can hold it
+/// to interrupt the wait.
+///
+/// `Arc::pin` makes the pinning safe: the node never moves until it is
+/// dropped with the last `Arc`.
+pub fn shared_node() -> Pin<Arc<Waiter>> {
+    Arc::pin(Waiter::new())
+}
+
+/// Yields to the other model threads until `done()` holds.
+///
+/// Used to reach the state a model is about (a waiter queued, a writer
+/// announced) before starting the race it checks. Loom treats a yielding
+/// thread as unable to make progress until another thread runs, so the
+/// loop does not blow up the exploration.
+pub fn spin_until(mut done: impl FnMut() -> bool) {
+    while !done() {
+        loom::thread::yield_now();
+    }
+}
+
+/// A plain (non-atomic) counter whose every access loom checks.
+///
+/// Bumping it inside a critical section and reading it elsewhere turns
+/// both a broken exclusion (two holders at once) and a missing
+/// happens-before edge (a release that does not publish) into a loom
+/// causality violation, instead of relying on timing. The final value
+/// then counts the critical sections that ran.
+#[derive(Debug)]
+pub struct Tracked {
+    cell: UnsafeCell<u64>,
+}
+
+impl Default for Tracked {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tracked {
+    /// A counter at zero.
+    pub fn new() -> Self {
+        Self {
+            cell: UnsafeCell::new(0),
+        }
+    }
+
+    /// Adds one (a write access).
+    #[track_caller]
+    pub fn bump(&self) {
+        // SAFETY: loom runs one model thread at a time and checks, before
+        // calling the closure, that this write is ordered after every other
+        // access to the cell; an unordered access panics instead of racing.
+        self.cell.with_mut(|value| unsafe { *value += 1 });
+    }
+
+    /// The current value (a read access).
+    #[track_caller]
+    pub fn get(&self) -> u64 {
+        // SAFETY: as in `bump`: loom checks this read is ordered after every
+        // write before it lets the closure run.
+        self.cell.with(|value| unsafe { *value })
+    }
+}
