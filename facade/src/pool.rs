@@ -58,22 +58,23 @@ pub struct PoolGuard<'a, T> {
     value: ManuallyDrop<T>,
 }
 
-/// The shard a thread starts at: threads are numbered round-robin.
-fn home_shard(shards: usize) -> usize {
+/// The shard a thread starts at, for a power-of-two shard count: threads
+/// are numbered round-robin, and a mask (not a division) picks the shard.
+#[inline]
+fn home_shard(mask: usize) -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
     }
-    INDEX.with(|i| *i) % shards
+    INDEX.with(|i| *i) & mask
 }
 
 impl<T> Pool<T> {
     /// A pool that makes objects with `create`, with one shard per available
-    /// core (at least 2).
+    /// core (at least 2, rounded up to a power of two).
     pub fn new(create: impl Fn() -> T + Send + Sync + 'static) -> Self {
-        let shards = std::thread::available_parallelism()
-            .map_or(2, |n| n.get())
-            .max(2);
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let shards = cores.max(2).next_power_of_two();
         Self {
             shards: (0..shards)
                 .map(|_| CachePadded::new(Mutex::new(Vec::new())))
@@ -98,10 +99,10 @@ impl<T> Pool<T> {
 
     /// Takes an idle object, or makes a new one.
     pub fn get(&self) -> PoolGuard<'_, T> {
-        let n = self.shards.len();
-        let home = home_shard(n);
-        for i in 0..n {
-            let shard = (home + i) % n;
+        let mask = self.shards.len() - 1;
+        let home = home_shard(mask);
+        for i in 0..self.shards.len() {
+            let shard = (home + i) & mask;
             if let Some(mut idle) = self.shards[shard].try_lock() {
                 if let Some(value) = idle.pop() {
                     return PoolGuard {
