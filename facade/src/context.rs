@@ -156,6 +156,10 @@ impl Node {
     /// Marks this node and its descendants done with `err`, interrupting
     /// every wait blocked on them. Idempotent: the first error sticks.
     pub(crate) fn cancel(self: &Arc<Self>, err: u8) {
+        // A done node takes no new children or waits: nothing to do.
+        if self.state.load(Ordering::Acquire) != LIVE {
+            return;
+        }
         let mut work = vec![self.clone()];
         while let Some(node) = work.pop() {
             let timer = node.locked(|inner| {
@@ -259,6 +263,16 @@ impl Context {
         let parent_deadline = self.deadline();
         let own = deadline.filter(|d| parent_deadline.is_none_or(|p| *d < p));
         let effective = own.or(parent_deadline);
+        if own.is_some_and(|at| at <= Instant::now()) {
+            // Born done: never registered anywhere, so nothing can race the state.
+            let node = Arc::new(Node::new(effective, DEADLINE));
+            return (
+                Context {
+                    node: Some(node.clone()),
+                },
+                CancelHandle { node },
+            );
+        }
         let node = Arc::new(Node::new(effective, LIVE));
         if let Some(parent) = &self.node {
             let registered = parent.locked(|inner| {
@@ -279,22 +293,18 @@ impl Context {
         }
         if node.err().is_none() {
             if let Some(at) = own {
-                if at <= Instant::now() {
-                    node.state.store(DEADLINE, Ordering::Release);
-                } else {
-                    let key = timer::schedule(at, Arc::downgrade(&node));
-                    // A parent may have cancelled us since the check above;
-                    // then `cancel` found no key to unschedule, so we do.
-                    let stale = node.locked(|inner| match node.err() {
-                        Some(_) => Some(key),
-                        None => {
-                            inner.timer = Some(key);
-                            None
-                        }
-                    });
-                    if let Some(key) = stale {
-                        timer::unschedule(key);
+                let key = timer::schedule(at, Arc::downgrade(&node));
+                // A parent may have cancelled us since the check above;
+                // then `cancel` found no key to unschedule, so we do.
+                let stale = node.locked(|inner| match node.err() {
+                    Some(_) => Some(key),
+                    None => {
+                        inner.timer = Some(key);
+                        None
                     }
+                });
+                if let Some(key) = stale {
+                    timer::unschedule(key);
                 }
             }
         }
@@ -360,9 +370,16 @@ impl Context {
             _pinned: PhantomPinned,
         });
         node.register(entry.as_ref())?;
-        let result = call(waiter.as_ref());
-        node.deregister(entry.as_ref());
-        Ok(result)
+        /// Unlinks the entry however `call` exits: a panic must not leave a
+        /// pointer into this stack frame in the node's list.
+        struct Linked<'a>(&'a Node, Pin<&'a Registration>);
+        impl Drop for Linked<'_> {
+            fn drop(&mut self) {
+                self.0.deregister(self.1);
+            }
+        }
+        let _linked = Linked(node, entry.as_ref());
+        Ok(call(waiter.as_ref()))
     }
 
     /// The error a call that was interrupted through this context returns.
@@ -404,5 +421,54 @@ impl fmt::Debug for CancelHandle {
         f.debug_struct("CancelHandle")
             .field("err", &self.node.err())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(ctx: &Context) -> usize {
+        let node = ctx.node.as_ref().unwrap();
+        node.locked(|inner| {
+            let mut n = 0;
+            let mut entry = inner.waits;
+            while !entry.is_null() {
+                n += 1;
+                // SAFETY: linked entries are alive while linked; lock held.
+                entry = unsafe { *(*entry).next.get() };
+            }
+            n
+        })
+    }
+
+    /// A blocked call that panics must not leave its stack registration
+    /// linked: a later cancel would follow it into a dead frame.
+    #[test]
+    fn a_panicking_blocked_call_deregisters() {
+        let (ctx, cancel) = Context::background().with_cancel();
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = ctx.block(|_node| {
+                assert_eq!(registered(&ctx), 1);
+                panic!("core call panics");
+            });
+        }));
+        assert!(panicked.is_err());
+        assert_eq!(registered(&ctx), 0);
+        cancel.cancel();
+        assert_eq!(ctx.err(), Some(Error::Cancelled));
+    }
+
+    #[test]
+    fn a_past_deadline_child_is_born_done_and_unregistered() {
+        let (parent, _p) = Context::background().with_cancel();
+        let (child, _c) = parent.with_deadline(Instant::now() - Duration::from_secs(1));
+        assert_eq!(child.err(), Some(Error::DeadlineExceeded));
+        let children = parent
+            .node
+            .as_ref()
+            .unwrap()
+            .locked(|inner| inner.children.len());
+        assert_eq!(children, 0);
     }
 }

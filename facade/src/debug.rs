@@ -1,11 +1,15 @@
 //! Debug mode (`--cfg concur_debug`): locks held too long, and threads
 //! waiting too long, reported as `tracing` WARN events while it happens.
 //!
-//! Build with `RUSTFLAGS="--cfg concur_debug"`. Then every [`Mutex`],
-//! [`RwLock`] and [`Semaphore`] records, on first use, a small heap state
-//! (so the lock itself may still move): the site of the current holder
-//! (through `#[track_caller]`), when it took the lock, and the threads
-//! waiting for it, with their own sites.
+//! Build with `RUSTFLAGS="--cfg concur_debug"`. Then every [`Mutex`] and
+//! [`RwLock`] records, on first use, a small heap state (so the lock itself
+//! may still move): the site of the current holder (through
+//! `#[track_caller]`), when it took the lock, and the threads waiting for
+//! it, with their own sites. A [`Semaphore`] has no single holder; it
+//! records its waiters (reported with `holder=none`). For a read-locked
+//! [`RwLock`] the first reader stands for all, and readers that keep
+//! overlapping count as one long hold. Durations are exact to one watchdog
+//! tick (a tenth of the threshold, at most 100 ms).
 //!
 //! One watchdog thread for the process, started by the first debug lock
 //! used, publishes a coarse millisecond tick (so locking reads no clock: it
@@ -235,7 +239,8 @@ fn watchdog() {
     loop {
         let threshold = threshold().as_millis() as u64;
         // A tick fine enough for the threshold, coarse enough to cost nothing.
-        thread::sleep(Duration::from_millis((threshold / 10).clamp(1, 100)));
+        let tick = (threshold / 10).clamp(1, 100);
+        thread::sleep(Duration::from_millis(tick));
         let now = start().elapsed().as_millis() as u64;
         TICK_MS.store(now, Ordering::Relaxed);
         let states: Vec<Arc<LockState>> = {
@@ -244,13 +249,16 @@ fn watchdog() {
             registry.iter().filter_map(Weak::upgrade).collect()
         };
         for state in &states {
-            scan(state, now, threshold);
+            for report in scan(state, now, threshold, tick) {
+                emit(state.kind, report);
+            }
         }
         SCANS.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// A site as `file:line`, the form the events use.
+#[derive(Clone, Copy)]
 struct Site(&'static Location<'static>);
 
 impl std::fmt::Display for Site {
@@ -265,38 +273,93 @@ fn holder_of(state: &LockState) -> Option<&'static Location<'static>> {
     (!site.is_null()).then(|| unsafe { &*site })
 }
 
-fn scan(state: &LockState, now: u64, threshold: u64) {
+/// What a scan found; emitted after every lock is released, so a
+/// subscriber that itself locks (even this very lock) cannot deadlock the
+/// watchdog or the lock's waiters.
+enum Report {
+    Held {
+        holder: Site,
+        held: u64,
+        waiters: usize,
+    },
+    Waiting {
+        waiter: Site,
+        holder: Option<Site>,
+        waited: u64,
+    },
+}
+
+fn scan(state: &LockState, now: u64, threshold: u64, tick: u64) -> Vec<Report> {
+    let mut reports = Vec::new();
     let since = state.held_since.load(Ordering::Acquire);
+    let holder = holder_of(state);
+    // The holder may have changed between the two loads: skip this round
+    // rather than pin one holder's time on another.
+    let holder = if since != 0 && state.held_since.load(Ordering::Acquire) == since {
+        holder
+    } else {
+        None
+    };
     let mut waiters = lock(&state.waiters);
-    if since != 0 {
-        let held = now.saturating_sub(since - 1);
-        if held >= threshold && now >= state.next_report.load(Ordering::Relaxed) {
-            // Repeat only when the duration has doubled.
-            state.next_report.store(now + held, Ordering::Relaxed);
-            if let Some(holder) = holder_of(state) {
-                tracing::warn!(
-                    holder = %Site(holder),
-                    duration = %format_args!("{:.3}s", held as f64 / 1000.0),
-                    waiters = waiters.len(),
-                    "{} held too long",
-                    state.kind
-                );
-            }
+    if let Some(holder) = holder {
+        // A lock stamps the last published tick: subtract one tick so a
+        // duration is never overstated.
+        let held = now.saturating_sub(since - 1).saturating_sub(tick);
+        let due = state.next_report.load(Ordering::Relaxed);
+        if held >= threshold
+            && now >= due
+            && state
+                .next_report
+                .compare_exchange(due, now + held, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            // Repeats only once the duration has doubled.
+            reports.push(Report::Held {
+                holder: Site(holder),
+                held,
+                waiters: waiters.len(),
+            });
         }
     }
-    let holder = if since != 0 { holder_of(state) } else { None };
     for w in waiters.iter_mut() {
-        let waited = now.saturating_sub(w.since);
+        let waited = now.saturating_sub(w.since).saturating_sub(tick);
         if waited >= threshold && now >= w.next_report {
             w.next_report = now + waited;
-            let holder = holder.map_or_else(|| "none".to_string(), |h| Site(h).to_string());
+            reports.push(Report::Waiting {
+                waiter: Site(w.site),
+                holder: holder.map(Site),
+                waited,
+            });
+        }
+    }
+    reports
+}
+
+fn emit(kind: &str, report: Report) {
+    let secs = |ms: u64| format!("{:.3}s", ms as f64 / 1000.0);
+    match report {
+        Report::Held {
+            holder,
+            held,
+            waiters,
+        } => tracing::warn!(
+            holder = %holder,
+            duration = %secs(held),
+            waiters,
+            "{kind} held too long"
+        ),
+        Report::Waiting {
+            waiter,
+            holder,
+            waited,
+        } => {
+            let holder = holder.map_or_else(|| "none".to_string(), |h| h.to_string());
             tracing::warn!(
-                waiter = %Site(w.site),
+                waiter = %waiter,
                 holder = %holder,
-                duration = %format_args!("{:.3}s", waited as f64 / 1000.0),
-                "{} waiting too long",
-                state.kind
-            );
+                duration = %secs(waited),
+                "{kind} waiting too long"
+            )
         }
     }
 }

@@ -86,8 +86,9 @@ impl GroupBuilder {
     }
 
     /// Cancel the group's context when a task fails or panics, so the tasks
-    /// not yet started are skipped. Off by default: every task runs and every
-    /// error is collected.
+    /// not yet started are skipped. The cancellation is permanent: later
+    /// `go` calls are counted as cancelled. Off by default: every task runs
+    /// and every error is collected.
     pub fn cancel_on_error(mut self, on: bool) -> Self {
         self.cancel_on_error = on;
         self
@@ -371,7 +372,10 @@ impl<'env> Core<'env> {
             Ok(()) => {}
             Err(Error::Closed) => return Submitted::Refused,
             Err(_) => {
-                self.state().cancelled += 1;
+                // `try_go` reports the refusal by returning false instead.
+                if wait {
+                    self.state().cancelled += 1;
+                }
                 return Submitted::Cancelled;
             }
         }
@@ -392,8 +396,7 @@ impl<'env> Core<'env> {
             Submitted::Queued
         } else if state.workers < self.limit {
             state.workers += 1;
-            self.threads_started.fetch_add(1, Ordering::Relaxed);
-            Submitted::StartWorker
+            Submitted::StartWorker(self.threads_started.fetch_add(1, Ordering::Relaxed) + 1)
         } else {
             Submitted::Queued
         }
@@ -401,6 +404,7 @@ impl<'env> Core<'env> {
 
     /// A worker: runs queued tasks until shutdown, sleeping while idle.
     fn work(&self) {
+        CURRENT_CORE.with(|c| c.set(self as *const Self as usize));
         loop {
             let mut state = self.state();
             let task = loop {
@@ -416,8 +420,11 @@ impl<'env> Core<'env> {
                 state.idle -= 1;
             };
             if self.ctx.is_done() {
-                state.cancelled += 1;
                 drop(state);
+                // Drop the task's captures before it counts as finished, and
+                // keep a panicking destructor from killing the worker.
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(task)));
+                self.state().cancelled += 1;
             } else {
                 let id = state.next_id;
                 state.next_id += 1;
@@ -456,6 +463,8 @@ impl<'env> Core<'env> {
                     .map(|s| s.to_string())
                     .or_else(|| payload.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "<non-string panic payload>".to_string());
+                // A payload whose destructor panics must not kill the worker.
+                let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
                 Some(TaskError::Panicked(PanicError {
                     message,
                     site,
@@ -467,7 +476,16 @@ impl<'env> Core<'env> {
 
     /// Waits for the admitted tasks (or `ctx`), then takes what went wrong.
     fn wait(&self, ctx: &Context) -> Result<(), GroupError> {
-        let interrupted = self.pending.wait_ctx(ctx).err();
+        assert!(
+            !self.on_own_worker(),
+            "concur: a group's task waited for its own group, which would wait for itself"
+        );
+        // An ended `ctx` with nothing pending is not an interruption.
+        let interrupted = self
+            .pending
+            .wait_ctx(ctx)
+            .err()
+            .filter(|_| self.pending.count() > 0);
         let mut state = self.state();
         let errors = std::mem::take(&mut state.errors);
         let omitted = std::mem::take(&mut state.omitted);
@@ -484,6 +502,37 @@ impl<'env> Core<'env> {
         }
     }
 
+    /// Whether the calling thread is one of this core's workers.
+    fn on_own_worker(&self) -> bool {
+        CURRENT_CORE.with(|c| c.get() == self as *const Self as usize)
+    }
+
+    /// A worker could not be started: if no worker is left to run the
+    /// queue, its tasks fail with the spawn error instead of hanging `wait`.
+    fn spawn_failed(&self, err: &std::io::Error) {
+        let mut state = self.state();
+        state.workers -= 1;
+        if state.workers > 0 {
+            return;
+        }
+        let orphans: Vec<Task<'env>> = state.queue.drain(..).collect();
+        for _ in &orphans {
+            let failure =
+                TaskError::Failed(format!("concur: cannot start a worker thread: {err}").into());
+            if state.errors.len() < self.max_errors {
+                state.errors.push(failure);
+            } else {
+                state.omitted += 1;
+            }
+        }
+        drop(state);
+        for task in orphans {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(task)));
+            self.admission.release(1);
+            self.pending.done();
+        }
+    }
+
     /// Tells the workers to exit once the queue is empty.
     fn shut_down(&self) {
         self.state().shutdown = true;
@@ -491,9 +540,15 @@ impl<'env> Core<'env> {
     }
 }
 
+thread_local! {
+    /// The core whose worker this thread is (0 if none).
+    static CURRENT_CORE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 enum Submitted {
     Queued,
-    StartWorker,
+    /// Start worker number `n` (1-based, unique within the group).
+    StartWorker(usize),
     /// `try_go` at the limit.
     Refused,
     /// The group's context ended first.
@@ -531,6 +586,11 @@ impl Group {
     /// Runs `f` on a worker, blocking while the group is at its limit. If the
     /// group's context ends first, `f` never runs and is counted as
     /// cancelled (as is a task still queued when the context ends).
+    ///
+    /// A task may call `go` on its own group, but if every running task does
+    /// so at the limit, they all wait for each other: use `try_go` there.
+    /// A task must not `wait` for its own group (that panics, reported as the
+    /// task's `PanicError`).
     #[track_caller]
     pub fn go<E: Into<BoxError>>(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) {
         let site = Location::caller();
@@ -546,23 +606,25 @@ impl Group {
     ) -> bool {
         let site = Location::caller();
         let submitted = self.core.submit(false, site, f);
-        let accepted = matches!(submitted, Submitted::Queued | Submitted::StartWorker);
+        let accepted = matches!(submitted, Submitted::Queued | Submitted::StartWorker(_));
         self.after_submit(submitted);
         accepted
     }
 
     fn after_submit(&self, submitted: Submitted) {
-        if let Submitted::StartWorker = submitted {
+        if let Submitted::StartWorker(n) = submitted {
             let core = self.core.clone();
-            let n = core.threads_started.load(Ordering::Relaxed);
-            let handle = thread::Builder::new()
+            match thread::Builder::new()
                 .name(format!("concur-group-{n}"))
                 .spawn(move || core.work())
-                .expect("concur: cannot start a group worker thread");
-            self.threads
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(handle);
+            {
+                Ok(handle) => self
+                    .threads
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(handle),
+                Err(err) => self.core.spawn_failed(&err),
+            }
         }
     }
 
@@ -597,6 +659,13 @@ impl Group {
 impl Drop for Group {
     fn drop(&mut self) {
         self.core.cancel.cancel();
+        if self.core.on_own_worker() {
+            // Dropped by one of its own tasks (it held the last handle): the
+            // other workers finish and exit on their own; this one cannot
+            // wait for itself, so the handles are detached.
+            self.core.shut_down();
+            return;
+        }
         self.core.pending.wait();
         self.core.shut_down();
         for handle in self
@@ -643,19 +712,20 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ) -> bool {
         let site = Location::caller();
         let submitted = self.core.submit(false, site, f);
-        let accepted = matches!(submitted, Submitted::Queued | Submitted::StartWorker);
+        let accepted = matches!(submitted, Submitted::Queued | Submitted::StartWorker(_));
         self.after_submit(submitted);
         accepted
     }
 
     fn after_submit(&self, submitted: Submitted) {
-        if let Submitted::StartWorker = submitted {
+        if let Submitted::StartWorker(n) = submitted {
             let core = self.core.clone();
-            let n = core.threads_started.load(Ordering::Relaxed);
-            thread::Builder::new()
+            let spawned = thread::Builder::new()
                 .name(format!("concur-scope-{n}"))
-                .spawn_scoped(self.threads, move || core.work())
-                .expect("concur: cannot start a scope worker thread");
+                .spawn_scoped(self.threads, move || core.work());
+            if let Err(err) = spawned {
+                self.core.spawn_failed(&err);
+            }
         }
     }
 
@@ -712,6 +782,10 @@ where
     struct ShutDown<'a, 'env>(&'a Core<'env>);
     impl Drop for ShutDown<'_, '_> {
         fn drop(&mut self) {
+            if thread::panicking() {
+                // The scope closure panicked: skip what has not started.
+                self.0.cancel.cancel();
+            }
             self.0.pending.wait();
             self.0.shut_down();
         }

@@ -308,3 +308,59 @@ fn leak_guard_fails_when_a_task_is_still_running() {
     release_tx.send(()).unwrap();
     group.wait(&Context::background()).unwrap();
 }
+
+#[test]
+fn a_task_waiting_for_its_own_group_panics_instead_of_hanging() {
+    let group = Arc::new(Group::builder().limit(2).build().unwrap());
+    let g = group.clone();
+    group.go(move || g.wait(&Context::background()).map_err(|e| e.to_string()));
+    let (tx, rx) = mpsc::channel();
+    let waiter = thread::spawn(move || tx.send(group.wait(&Context::background())).unwrap());
+    let err = rx.recv_timeout(HANG).expect("hang").unwrap_err();
+    waiter.join().unwrap();
+    assert!(err.errors()[0].is_panic());
+    assert!(
+        err.errors()[0]
+            .to_string()
+            .contains("waited for its own group"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_group_dropped_by_its_own_task_does_not_hang() {
+    let (tx, rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let group = Arc::new(Group::builder().limit(1).build().unwrap());
+    let g = group.clone();
+    group.go(move || {
+        go_rx.recv().unwrap();
+        drop(g); // the last handle: Group::drop runs on this worker
+        tx.send(()).unwrap();
+        ok()
+    });
+    drop(group);
+    go_tx.send(()).unwrap();
+    rx.recv_timeout(HANG)
+        .expect("Group::drop on its own worker hung");
+}
+
+#[test]
+fn wait_with_an_ended_context_and_nothing_pending_is_ok() {
+    let group = Group::builder().limit(1).build().unwrap();
+    group.go(ok);
+    group.wait(&Context::background()).unwrap();
+    let (ended, cancel) = Context::background().with_cancel();
+    cancel.cancel();
+    group.wait(&ended).unwrap();
+}
+
+#[test]
+fn try_go_refused_by_a_cancelled_group_is_not_also_counted() {
+    let group = Group::builder().limit(1).build().unwrap();
+    group.cancel();
+    assert!(!group.try_go(ok));
+    group.go(ok); // counted: go promises that a refused task is counted
+    let err = group.wait(&Context::background()).unwrap_err();
+    assert_eq!(err.cancelled(), 1);
+}
