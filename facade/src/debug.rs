@@ -111,6 +111,17 @@ struct Waiting {
     next_report: u64,
 }
 
+impl LockState {
+    /// Records a new holder at `site`, held from the current tick.
+    #[inline]
+    fn stamp(&self, site: &'static Location<'static>) {
+        self.holder
+            .store(site as *const _ as *mut _, Ordering::Relaxed);
+        self.next_report.store(0, Ordering::Relaxed);
+        self.held_since.store(now_tick() + 1, Ordering::Release);
+    }
+}
+
 /// The per-lock debug field: empty until the lock is first used.
 pub(crate) struct LockDebug {
     state: OnceLock<Arc<LockState>>,
@@ -141,12 +152,7 @@ impl LockDebug {
     /// The lock was taken exclusively (mutex, write lock) at `site`.
     #[inline]
     pub(crate) fn acquired(&self, kind: &'static str, site: &'static Location<'static>) {
-        let state = self.state(kind);
-        state
-            .holder
-            .store(site as *const _ as *mut _, Ordering::Relaxed);
-        state.next_report.store(0, Ordering::Relaxed);
-        state.held_since.store(now_tick() + 1, Ordering::Release);
+        self.state(kind).stamp(site);
     }
 
     /// The exclusive holder released the lock.
@@ -162,11 +168,7 @@ impl LockDebug {
     pub(crate) fn read_acquired(&self, site: &'static Location<'static>) {
         let state = self.state("rwlock");
         if state.readers.fetch_add(1, Ordering::Relaxed) == 0 {
-            state
-                .holder
-                .store(site as *const _ as *mut _, Ordering::Relaxed);
-            state.next_report.store(0, Ordering::Relaxed);
-            state.held_since.store(now_tick() + 1, Ordering::Release);
+            state.stamp(site);
         }
     }
 

@@ -343,14 +343,16 @@ impl<'env> Core<'env> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Admits a task (blocking while at the limit if `wait`), queues it, and
-    /// returns whether the caller must start a worker for it.
+    /// Admits a task (blocking while at the limit if `wait`) and queues it,
+    /// calling `start(n)` to start worker number `n` when one is needed.
+    /// Returns whether the task was accepted.
     fn submit<E>(
         &self,
         wait: bool,
         site: &'static Location<'static>,
         f: impl FnOnce() -> Result<(), E> + Send + 'env,
-    ) -> Submitted
+        start: impl FnOnce(usize) -> std::io::Result<()>,
+    ) -> bool
     where
         E: Into<BoxError>,
     {
@@ -370,13 +372,13 @@ impl<'env> Core<'env> {
         };
         match admitted {
             Ok(()) => {}
-            Err(Error::Closed) => return Submitted::Refused,
+            Err(Error::Closed) => return false,
             Err(_) => {
                 // `try_go` reports the refusal by returning false instead.
                 if wait {
                     self.state().cancelled += 1;
                 }
-                return Submitted::Cancelled;
+                return false;
             }
         }
         self.pending.add(1);
@@ -393,13 +395,15 @@ impl<'env> Core<'env> {
         if state.queue.len() <= state.idle {
             drop(state);
             self.work.notify_one();
-            Submitted::Queued
         } else if state.workers < self.limit {
             state.workers += 1;
-            Submitted::StartWorker(self.threads_started.fetch_add(1, Ordering::Relaxed) + 1)
-        } else {
-            Submitted::Queued
+            drop(state);
+            let n = self.threads_started.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Err(err) = start(n) {
+                self.spawn_failed(&err);
+            }
         }
+        true
     }
 
     /// A worker: runs queued tasks until shutdown, sleeping while idle.
@@ -545,16 +549,6 @@ thread_local! {
     static CURRENT_CORE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-enum Submitted {
-    Queued,
-    /// Start worker number `n` (1-based, unique within the group).
-    StartWorker(usize),
-    /// `try_go` at the limit.
-    Refused,
-    /// The group's context ended first.
-    Cancelled,
-}
-
 /// A bounded group of tasks that collects every error; see the
 /// [module docs](crate::group).
 ///
@@ -593,8 +587,8 @@ impl Group {
     /// task's `PanicError`).
     #[track_caller]
     pub fn go<E: Into<BoxError>>(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) {
-        let site = Location::caller();
-        self.after_submit(self.core.submit(true, site, f));
+        self.core
+            .submit(true, Location::caller(), f, |n| self.start_worker(n));
     }
 
     /// Like [`go`](Self::go) but never blocks: returns `false` (and drops
@@ -604,28 +598,20 @@ impl Group {
         &self,
         f: impl FnOnce() -> Result<(), E> + Send + 'static,
     ) -> bool {
-        let site = Location::caller();
-        let submitted = self.core.submit(false, site, f);
-        let accepted = matches!(submitted, Submitted::Queued | Submitted::StartWorker(_));
-        self.after_submit(submitted);
-        accepted
+        self.core
+            .submit(false, Location::caller(), f, |n| self.start_worker(n))
     }
 
-    fn after_submit(&self, submitted: Submitted) {
-        if let Submitted::StartWorker(n) = submitted {
-            let core = self.core.clone();
-            match thread::Builder::new()
-                .name(format!("concur-group-{n}"))
-                .spawn(move || core.work())
-            {
-                Ok(handle) => self
-                    .threads
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(handle),
-                Err(err) => self.core.spawn_failed(&err),
-            }
-        }
+    fn start_worker(&self, n: usize) -> std::io::Result<()> {
+        let core = self.core.clone();
+        let handle = thread::Builder::new()
+            .name(format!("concur-group-{n}"))
+            .spawn(move || core.work())?;
+        self.threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(handle);
+        Ok(())
     }
 
     /// Blocks until every started task has finished (or `ctx` ends), then
@@ -700,8 +686,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// As [`Group::go`], for a task that may borrow from the caller's stack.
     #[track_caller]
     pub fn go<E: Into<BoxError>>(&self, f: impl FnOnce() -> Result<(), E> + Send + 'env) {
-        let site = Location::caller();
-        self.after_submit(self.core.submit(true, site, f));
+        self.core
+            .submit(true, Location::caller(), f, |n| self.start_worker(n));
     }
 
     /// As [`Group::try_go`].
@@ -710,23 +696,16 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         &self,
         f: impl FnOnce() -> Result<(), E> + Send + 'env,
     ) -> bool {
-        let site = Location::caller();
-        let submitted = self.core.submit(false, site, f);
-        let accepted = matches!(submitted, Submitted::Queued | Submitted::StartWorker(_));
-        self.after_submit(submitted);
-        accepted
+        self.core
+            .submit(false, Location::caller(), f, |n| self.start_worker(n))
     }
 
-    fn after_submit(&self, submitted: Submitted) {
-        if let Submitted::StartWorker(n) = submitted {
-            let core = self.core.clone();
-            let spawned = thread::Builder::new()
-                .name(format!("concur-scope-{n}"))
-                .spawn_scoped(self.threads, move || core.work());
-            if let Err(err) = spawned {
-                self.core.spawn_failed(&err);
-            }
-        }
+    fn start_worker(&self, n: usize) -> std::io::Result<()> {
+        let core = self.core.clone();
+        thread::Builder::new()
+            .name(format!("concur-scope-{n}"))
+            .spawn_scoped(self.threads, move || core.work())?;
+        Ok(())
     }
 
     /// The scope's context (see [`Group::context`]).
