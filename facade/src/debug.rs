@@ -33,7 +33,7 @@
 
 use std::panic::Location;
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -97,8 +97,10 @@ pub(crate) struct LockState {
     holder: AtomicPtr<Location<'static>>,
     /// Tick at acquisition + 1; 0 while free.
     held_since: AtomicU64,
-    /// Read locks held (rwlock only).
-    readers: AtomicU32,
+    /// Read holds (rwlock only): the first reader's tick + 1 in the high
+    /// 40 bits and the number of readers in the low 24, in one word so that
+    /// a last reader leaving cannot clear a new first reader's stamp.
+    reads: AtomicU64,
     /// Tick before which no new "held too long" event is sent.
     next_report: AtomicU64,
     waiters: StdMutex<Vec<Waiting>>,
@@ -111,7 +113,18 @@ struct Waiting {
     next_report: u64,
 }
 
+/// The reader-count bits of `LockState::reads`.
+const READERS: u64 = (1 << 24) - 1;
+
 impl LockState {
+    /// Tick + 1 at which the current hold began (exclusive, else read); 0 if
+    /// free.
+    fn since(&self) -> u64 {
+        match self.held_since.load(Ordering::Acquire) {
+            0 => self.reads.load(Ordering::Acquire) >> 24,
+            since => since,
+        }
+    }
     /// Records a new holder at `site`, held from the current tick.
     #[inline]
     fn stamp(&self, site: &'static Location<'static>) {
@@ -140,7 +153,7 @@ impl LockDebug {
                 kind,
                 holder: AtomicPtr::new(ptr::null_mut()),
                 held_since: AtomicU64::new(0),
-                readers: AtomicU32::new(0),
+                reads: AtomicU64::new(0),
                 next_report: AtomicU64::new(0),
                 waiters: StdMutex::new(Vec::new()),
             });
@@ -167,8 +180,29 @@ impl LockDebug {
     #[inline]
     pub(crate) fn read_acquired(&self, site: &'static Location<'static>) {
         let state = self.state("rwlock");
-        if state.readers.fetch_add(1, Ordering::Relaxed) == 0 {
-            state.stamp(site);
+        let mut reads = state.reads.load(Ordering::Relaxed);
+        loop {
+            let first = reads & READERS == 0;
+            let new = if first {
+                ((now_tick() + 1) << 24) | 1
+            } else {
+                reads + 1
+            };
+            match state.reads.compare_exchange_weak(
+                reads,
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(now) => reads = now,
+            }
+        }
+        if reads & READERS == 0 {
+            state
+                .holder
+                .store(site as *const _ as *mut _, Ordering::Relaxed);
+            state.next_report.store(0, Ordering::Relaxed);
         }
     }
 
@@ -176,8 +210,18 @@ impl LockDebug {
     #[inline]
     pub(crate) fn read_released(&self) {
         if let Some(state) = self.state.get() {
-            if state.readers.fetch_sub(1, Ordering::Relaxed) == 1 {
-                state.held_since.store(0, Ordering::Release);
+            let mut reads = state.reads.load(Ordering::Relaxed);
+            loop {
+                let new = if reads & READERS <= 1 { 0 } else { reads - 1 };
+                match state.reads.compare_exchange_weak(
+                    reads,
+                    new,
+                    Ordering::Release,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => break,
+                    Err(now) => reads = now,
+                }
             }
         }
     }
@@ -293,11 +337,11 @@ enum Report {
 
 fn scan(state: &LockState, now: u64, threshold: u64, tick: u64) -> Vec<Report> {
     let mut reports = Vec::new();
-    let since = state.held_since.load(Ordering::Acquire);
+    let since = state.since();
     let holder = holder_of(state);
     // The holder may have changed between the two loads: skip this round
     // rather than pin one holder's time on another.
-    let holder = if since != 0 && state.held_since.load(Ordering::Acquire) == since {
+    let holder = if since != 0 && state.since() == since {
         holder
     } else {
         None
