@@ -180,24 +180,15 @@ impl LockDebug {
     #[inline]
     pub(crate) fn read_acquired(&self, site: &'static Location<'static>) {
         let state = self.state("rwlock");
-        let mut reads = state.reads.load(Ordering::Relaxed);
-        loop {
-            let first = reads & READERS == 0;
-            let new = if first {
-                ((now_tick() + 1) << 24) | 1
-            } else {
-                reads + 1
-            };
-            match state.reads.compare_exchange_weak(
-                reads,
-                new,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => reads = now,
-            }
-        }
+        let reads = state
+            .reads
+            .fetch_update(Ordering::Release, Ordering::Relaxed, |reads| {
+                Some(match reads & READERS {
+                    0 => ((now_tick() + 1) << 24) | 1,
+                    _ => reads + 1,
+                })
+            })
+            .unwrap_or_else(|prev| prev); // the closure never refuses
         if reads & READERS == 0 {
             state
                 .holder
@@ -210,19 +201,12 @@ impl LockDebug {
     #[inline]
     pub(crate) fn read_released(&self) {
         if let Some(state) = self.state.get() {
-            let mut reads = state.reads.load(Ordering::Relaxed);
-            loop {
-                let new = if reads & READERS <= 1 { 0 } else { reads - 1 };
-                match state.reads.compare_exchange_weak(
-                    reads,
-                    new,
-                    Ordering::Release,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => break,
-                    Err(now) => reads = now,
-                }
-            }
+            // The last reader out clears the stamp with the count.
+            let _ = state
+                .reads
+                .fetch_update(Ordering::Release, Ordering::Relaxed, |reads| {
+                    Some(if reads & READERS <= 1 { 0 } else { reads - 1 })
+                });
         }
     }
 

@@ -638,7 +638,7 @@ impl Group {
 
     /// Tasks running right now, with their spawn sites.
     pub fn running(&self) -> Vec<&'static Location<'static>> {
-        self.core.state().running.values().copied().collect()
+        self.core.running_sites()
     }
 }
 
