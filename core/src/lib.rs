@@ -34,6 +34,8 @@ pub mod once;
 pub mod park;
 pub mod rwlock;
 pub mod semaphore;
+#[cfg(feature = "step")]
+pub mod step;
 mod sync;
 pub mod waiter;
 

@@ -37,6 +37,13 @@ impl<P: Park> WaitList<P> {
         (!self.head.is_null()).then_some(self.head)
     }
 
+    /// The newest node, or null.
+    #[cfg(feature = "step")]
+    #[inline]
+    pub(crate) fn tail(&self) -> *const Waiter<P> {
+        self.tail
+    }
+
     /// Appends `node`.
     ///
     /// # Safety

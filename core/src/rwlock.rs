@@ -66,6 +66,14 @@ fn unlocked(state: u64) -> bool {
     state & (WRITE_LOCKED | READERS_MASK) == 0
 }
 
+/// What one pass of a contended loop decided.
+pub(crate) enum Attempt {
+    /// The call is over.
+    Done(Result<(), Interrupted>),
+    /// Sleep on the wake word while it holds this value, then try again.
+    Sleep(u32),
+}
+
 /// A writer-preferring reader-writer lock without data; see the
 /// [module docs](self).
 ///
@@ -85,8 +93,8 @@ fn unlocked(state: u64) -> bool {
 #[derive(Debug)]
 pub struct RawRwLock<P: Park = DefaultPark> {
     state: AtomicU64,
-    readers_wake: AtomicU32,
-    writers_wake: AtomicU32,
+    pub(crate) readers_wake: AtomicU32,
+    pub(crate) writers_wake: AtomicU32,
     _park: PhantomData<fn() -> P>,
 }
 
@@ -155,6 +163,17 @@ impl<P: Park> RawRwLock<P> {
     fn read_contended(&self, node: Option<&Waiter<P>>) -> Result<(), Interrupted> {
         let mut spins = SPIN_LIMIT;
         loop {
+            match self.read_attempt(node, &mut spins) {
+                Attempt::Done(result) => return result,
+                Attempt::Sleep(wake) => P::wait(&self.readers_wake, wake),
+            }
+        }
+    }
+
+    /// Tries to take a read lock, spinning up to `spins` times, until it
+    /// succeeds, `node` is interrupted, or it should sleep.
+    pub(crate) fn read_attempt(&self, node: Option<&Waiter<P>>, spins: &mut u32) -> Attempt {
+        loop {
             let wake = self.readers_wake.load(Ordering::Acquire);
             let state = self.state.load(Ordering::Acquire);
             if read_lockable(state) {
@@ -163,7 +182,7 @@ impl<P: Park> RawRwLock<P> {
                     .compare_exchange_weak(state, state + 1, Ordering::Acquire, Ordering::Relaxed)
                     .is_ok()
                 {
-                    return Ok(());
+                    return Attempt::Done(Ok(()));
                 }
                 continue;
             }
@@ -172,8 +191,8 @@ impl<P: Park> RawRwLock<P> {
                 "concur-core: RawRwLock read-locked {MAX_READERS} times at once"
             );
             // Spin while a writer holds the lock and nobody waits yet.
-            if spins > 0 && state & WRITERS_MASK == 0 {
-                spins -= 1;
+            if *spins > 0 && state & WRITERS_MASK == 0 {
+                *spins -= 1;
                 spin_hint();
                 continue;
             }
@@ -191,9 +210,9 @@ impl<P: Park> RawRwLock<P> {
                 continue;
             }
             if node.is_some_and(Waiter::is_interrupted) {
-                return Err(Interrupted);
+                return Attempt::Done(Err(Interrupted));
             }
-            P::wait(&self.readers_wake, wake);
+            return Attempt::Sleep(wake);
         }
     }
 
@@ -264,7 +283,26 @@ impl<P: Park> RawRwLock<P> {
             spins -= 1;
             spin_hint();
         }
+        self.announce_writer();
+        loop {
+            match self.write_attempt(node) {
+                Attempt::Done(result) => return result,
+                Attempt::Sleep(wake) => P::wait(&self.writers_wake, wake),
+            }
+        }
+    }
+
+    /// Counts the caller among the waiting writers, which stops new readers.
+    /// Every announcement ends in a [`write_attempt`](Self::write_attempt)
+    /// that returns `Done`.
+    pub(crate) fn announce_writer(&self) {
         self.state.fetch_add(WRITER_UNIT, Ordering::Relaxed);
+    }
+
+    /// For an announced writer: takes the write lock if it is free (leaving
+    /// the waiting count), withdraws if `node` is interrupted, or says to
+    /// sleep.
+    pub(crate) fn write_attempt(&self, node: Option<&Waiter<P>>) -> Attempt {
         loop {
             let wake = self.writers_wake.load(Ordering::Acquire);
             let state = self.state.load(Ordering::Acquire);
@@ -280,7 +318,7 @@ impl<P: Park> RawRwLock<P> {
                     )
                     .is_ok()
                 {
-                    return Ok(());
+                    return Attempt::Done(Ok(()));
                 }
                 continue;
             }
@@ -289,9 +327,9 @@ impl<P: Park> RawRwLock<P> {
                 // We may have absorbed the wake meant for the next owner, and
                 // our withdrawal may be what lets readers in: redo the waking.
                 self.wake_after_release(state);
-                return Err(Interrupted);
+                return Attempt::Done(Err(Interrupted));
             }
-            P::wait(&self.writers_wake, wake);
+            return Attempt::Sleep(wake);
         }
     }
 

@@ -312,14 +312,32 @@ impl<P: Park> RawSemaphore<P> {
             return Err(AcquireError::Closed);
         }
         let _scope = node.begin_queued().map_err(|_| AcquireError::Interrupted)?;
-        self.enqueue_and_wait(node, n)
+        // SAFETY: `node` is pinned by our caller and claimed above, and we do
+        // not return until `complete` has unlinked it.
+        if !unsafe { self.enqueue(node, n)? } {
+            return Ok(());
+        }
+        let mut word = node.word().load(Ordering::Acquire);
+        while word & (DONE | INTERRUPTED) == 0 {
+            P::wait(node.word(), word);
+            word = node.word().load(Ordering::Acquire);
+        }
+        // SAFETY: queued by `enqueue` above, completed only here.
+        unsafe { self.complete(node, n) }
     }
 
-    fn enqueue_and_wait(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
+    /// Takes `n` permits if nobody is queued and they are there; otherwise
+    /// takes what is available and links `node` (claimed by the caller) at
+    /// the tail. `Ok(true)`: queued; the owner must wait for `DONE` or
+    /// `INTERRUPTED` on the node word and then call [`complete`](Self::complete).
+    ///
+    /// # Safety
+    /// `node` is pinned, claimed for this wait (`begin_queued`) and not
+    /// linked, and it stays alive and claimed until `complete` returns.
+    pub(crate) unsafe fn enqueue(&self, node: &Waiter<P>, n: u64) -> Result<bool, AcquireError> {
         let node_ptr: *const Waiter<P> = node;
-        // SAFETY: `node` is ours, pinned by our caller and not linked, and it
-        // outlives the link: we return only after it is unlinked again.
-        let queued = self.locked(|queue, _| unsafe {
+        // SAFETY: the caller's obligations above; we hold the lock.
+        self.locked(|queue, _| unsafe {
             if self.closed.load(Ordering::Relaxed) {
                 return Err(AcquireError::Closed);
             }
@@ -363,18 +381,18 @@ impl<P: Park> RawSemaphore<P> {
             queue.pending += taken;
             queue.list.push_back(node_ptr);
             Ok(true)
-        })?;
-        if !queued {
-            return Ok(());
-        }
+        })
+    }
 
-        let mut word = node.word().load(Ordering::Acquire);
-        while word & (DONE | INTERRUPTED) == 0 {
-            P::wait(node.word(), word);
-            word = node.word().load(Ordering::Acquire);
-        }
-
-        if word & DONE == 0 {
+    /// Ends a queued wait whose node word has `DONE` or `INTERRUPTED` set:
+    /// reads the outcome, or leaves the queue if interrupted first.
+    ///
+    /// # Safety
+    /// `node` was queued on this semaphore by [`enqueue`](Self::enqueue) and
+    /// has not been completed since.
+    pub(crate) unsafe fn complete(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
+        let node_ptr: *const Waiter<P> = node;
+        if node.word().load(Ordering::Acquire) & DONE == 0 {
             // Interrupted while queued: leave, handing on what we were given.
             // SAFETY: lock held; our node is linked here or already unlinked
             // by a granter (which then also set DONE).

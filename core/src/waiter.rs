@@ -269,6 +269,7 @@ impl<P: Park> Waiter<P> {
 }
 
 /// An active wait on a node: ends it (see `Waiter::end`) when dropped.
+#[derive(Debug)]
 pub(crate) struct WaitScope<'a, P: Park> {
     node: &'a Waiter<P>,
 }

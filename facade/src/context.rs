@@ -117,11 +117,23 @@ unsafe impl Sync for Node {}
 
 /// One blocked wait, linked into a node's list. Lives pinned on the blocked
 /// thread's stack; its links are protected by the node's lock.
-struct Registration {
+pub(crate) struct Registration {
     waiter: *const Waiter,
     prev: UnsafeCell<*const Registration>,
     next: UnsafeCell<*const Registration>,
     _pinned: PhantomPinned,
+}
+
+impl Registration {
+    /// An unlinked entry for `waiter`, which must outlive the entry's link.
+    pub(crate) fn new(waiter: &Waiter) -> Self {
+        Self {
+            waiter,
+            prev: UnsafeCell::new(ptr::null()),
+            next: UnsafeCell::new(ptr::null()),
+            _pinned: PhantomPinned,
+        }
+    }
 }
 
 impl Node {
@@ -187,8 +199,9 @@ impl Node {
         }
     }
 
-    /// Links `entry` unless the node is done.
-    fn register(&self, entry: Pin<&Registration>) -> Result<(), Error> {
+    /// Links `entry` unless the node is done. The caller must `deregister`
+    /// it before the entry or its waiter is dropped or moved.
+    pub(crate) fn register(&self, entry: Pin<&Registration>) -> Result<(), Error> {
         let entry: *const Registration = &*entry;
         self.locked(|inner| {
             if let Some(err) = self.err() {
@@ -208,7 +221,7 @@ impl Node {
         })
     }
 
-    fn deregister(&self, entry: Pin<&Registration>) {
+    pub(crate) fn deregister(&self, entry: Pin<&Registration>) {
         let entry: *const Registration = &*entry;
         self.locked(|inner| {
             // SAFETY: the entry was linked by `register` and is alive; its
@@ -363,12 +376,7 @@ impl Context {
         let Some(node) = &self.node else {
             return Ok(call(waiter.as_ref()));
         };
-        let entry = pin!(Registration {
-            waiter: &*waiter,
-            prev: UnsafeCell::new(ptr::null()),
-            next: UnsafeCell::new(ptr::null()),
-            _pinned: PhantomPinned,
-        });
+        let entry = pin!(Registration::new(&waiter));
         node.register(entry.as_ref())?;
         /// Unlinks the entry however `call` exits: a panic must not leave a
         /// pointer into this stack frame in the node's list.
@@ -380,6 +388,12 @@ impl Context {
         }
         let _linked = Linked(node, entry.as_ref());
         Ok(call(waiter.as_ref()))
+    }
+
+    /// The shared node; `None` for the background context.
+    #[cfg(feature = "step")]
+    pub(crate) fn node(&self) -> Option<&Arc<Node>> {
+        self.node.as_ref()
     }
 
     /// The error a call that was interrupted through this context returns.

@@ -45,6 +45,8 @@ mod once;
 mod pool;
 mod rwlock;
 mod semaphore;
+#[cfg(feature = "step")]
+pub mod step;
 pub mod testing;
 mod timer;
 mod wait_group;

@@ -65,6 +65,40 @@ pub(crate) fn schedule(at: Instant, node: Weak<Node>) -> TimerKey {
     key
 }
 
+/// Removes and returns the entries due at `until`, earliest first.
+fn take_due(state: &mut State, until: Instant) -> Vec<Weak<Node>> {
+    let mut due = Vec::new();
+    while let Some(entry) = state.entries.first_entry() {
+        if entry.key().at > until {
+            break;
+        }
+        due.push(entry.remove());
+    }
+    due
+}
+
+/// Ends the contexts of due entries, in order, with the timer's lock released
+/// (cancelling takes node locks and wakes threads).
+fn fire(due: Vec<Weak<Node>>) {
+    for node in due.into_iter().filter_map(|w| w.upgrade()) {
+        node.cancel(DEADLINE);
+    }
+}
+
+/// Fires, on the caller's thread, every deadline at or before `until`, as
+/// the timer thread does when its clock reaches `until`; returns how many.
+#[cfg(feature = "step")]
+pub(crate) fn fire_due(until: Instant) -> usize {
+    let timer = timer();
+    let due = take_due(
+        &mut timer.state.lock().unwrap_or_else(|e| e.into_inner()),
+        until,
+    );
+    let count = due.len();
+    fire(due);
+    count
+}
+
 pub(crate) fn unschedule(key: TimerKey) {
     let timer = timer();
     let mut state = timer.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -75,18 +109,10 @@ fn run(timer: &Timer) {
     let mut state = timer.state.lock().unwrap_or_else(|e| e.into_inner());
     loop {
         let now = Instant::now();
-        let mut due = Vec::new();
-        while let Some(entry) = state.entries.first_entry() {
-            if entry.key().at > now {
-                break;
-            }
-            due.push(entry.remove());
-        }
+        let due = take_due(&mut state, now);
         if !due.is_empty() {
             drop(state);
-            for node in due.into_iter().filter_map(|w| w.upgrade()) {
-                node.cancel(DEADLINE);
-            }
+            fire(due);
             state = timer.state.lock().unwrap_or_else(|e| e.into_inner());
             continue;
         }
