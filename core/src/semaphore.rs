@@ -58,7 +58,7 @@ use core::pin::Pin;
 use crate::list::WaitList;
 use crate::mutex::RawMutex;
 use crate::park::{DefaultPark, Park};
-use crate::sync::{AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell};
+use crate::sync::{spin_hint, AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell, SPIN_LIMIT};
 use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
 
 const SLOW: u64 = 1 << 63;
@@ -310,6 +310,19 @@ impl<P: Park> RawSemaphore<P> {
     fn acquire_slow(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
         if n == 0 {
             return Err(AcquireError::Closed);
+        }
+        // Spin briefly while nobody is queued: a holder about to release saves
+        // us a sleep and itself a wake. `try_take` fails once anyone queues,
+        // so spinning never overtakes a queued waiter.
+        for _ in 0..SPIN_LIMIT {
+            spin_hint();
+            let state = self.state.load(Ordering::Relaxed);
+            if state & SLOW != 0 || node.is_interrupted() {
+                break;
+            }
+            if self.try_take(n) {
+                return Ok(());
+            }
         }
         let _scope = node.begin_queued().map_err(|_| AcquireError::Interrupted)?;
         // SAFETY: `node` is pinned by our caller and claimed above, and we do

@@ -21,7 +21,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex as StdMutex, MutexGuard as StdGuard};
 use std::thread;
 
@@ -150,6 +150,8 @@ impl GroupBuilder {
             cancel_on_error: self.cancel_on_error,
             max_errors: self.max_errors,
             threads_started: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
         })
     }
 }
@@ -330,6 +332,12 @@ pub(crate) struct Core<'env> {
     /// Tasks admitted and not yet finished.
     pending: WaitGroup,
     state: StdMutex<State<'env>>,
+    /// `state.queue.len()` as of the last change, for idle workers to spin
+    /// on without the lock.
+    queued: AtomicUsize,
+    /// Whether an idle worker is spinning; at most one does, so spinning
+    /// never takes a core from the submitter or from a working worker.
+    spinning: AtomicBool,
     work: Condvar,
     limit: usize,
     cancel_on_error: bool,
@@ -390,9 +398,19 @@ impl<'env> Core<'env> {
         };
         let mut state = self.state();
         state.queue.push_back(task);
+        self.queued.store(state.queue.len(), Ordering::Relaxed);
+        // A spinning worker takes a queued task without being woken. (It
+        // clears its flag before it locks the state to look for work one
+        // last time, so if we see no flag, it will see our task or be idle.)
         // Sleeping workers still count as idle until they wake, so compare
         // with the queue: two quick submits must not both count on one.
-        if state.queue.len() <= state.idle {
+        let unclaimed = state
+            .queue
+            .len()
+            .saturating_sub(usize::from(self.spinning.load(Ordering::Acquire)));
+        if unclaimed == 0 {
+            // The spinner has it.
+        } else if unclaimed <= state.idle {
             drop(state);
             self.work.notify_one();
         } else if state.workers < self.limit {
@@ -411,13 +429,29 @@ impl<'env> Core<'env> {
         CURRENT_CORE.with(|c| c.set(self as *const Self as usize));
         loop {
             let mut state = self.state();
+            // Once per idle spell, one worker at a time spins briefly before
+            // sleeping: in a fan-out of small tasks the next one is usually
+            // being submitted now, and finding it saves a sleep here and a
+            // wake in `submit`.
+            let mut spin = true;
             let task = loop {
                 if let Some(task) = state.queue.pop_front() {
+                    self.queued.store(state.queue.len(), Ordering::Relaxed);
                     break task;
                 }
                 if state.shutdown {
                     state.workers -= 1;
                     return;
+                }
+                if std::mem::take(&mut spin) && !self.spinning.swap(true, Ordering::Acquire) {
+                    drop(state);
+                    let backoff = crossbeam_utils::Backoff::new();
+                    while self.queued.load(Ordering::Relaxed) == 0 && !backoff.is_completed() {
+                        backoff.snooze();
+                    }
+                    self.spinning.store(false, Ordering::Release);
+                    state = self.state();
+                    continue;
                 }
                 state.idle += 1;
                 state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
