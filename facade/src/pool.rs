@@ -3,7 +3,8 @@
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
 
@@ -15,11 +16,13 @@ type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
 /// A pool of reusable `T`s. [`get`](Pool::get) hands one out (making a new one
 /// when the pool is empty); dropping the guard resets it and puts it back.
 ///
-/// Idle objects are kept in per-shard stacks, each behind its own
-/// cache-padded lock; a thread starts at its own shard and only looks at
-/// others when that one is busy or empty. At most `max_idle` objects are kept
-/// per shard (default 64); the rest are dropped. Getting and returning an
-/// object allocates nothing once the shard's stack has grown.
+/// Each shard keeps one idle object in a lock-free slot (taken and refilled
+/// with one atomic swap each) in front of a stack behind a cache-padded
+/// lock; a thread starts at its own shard and only looks at others when that
+/// one is busy or empty. So a thread that takes and returns one object at a
+/// time never locks. At most `max_idle` objects are kept per shard (default
+/// 64, the slot included); the rest are dropped. Objects are boxed once, when
+/// made: getting and returning one allocates nothing.
 ///
 /// ```
 /// use concur::Pool;
@@ -34,7 +37,7 @@ type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
 /// assert!(buf.capacity() >= 1024);
 /// ```
 pub struct Pool<T> {
-    shards: Box<[CachePadded<Mutex<Vec<T>>>]>,
+    shards: Box<[CachePadded<Shard<T>>]>,
     create: Create<T>,
     reset: Option<Reset<T>>,
     max_idle: usize,
@@ -55,7 +58,46 @@ pub struct Pool<T> {
 pub struct PoolGuard<'a, T> {
     pool: &'a Pool<T>,
     shard: usize,
-    value: ManuallyDrop<T>,
+    value: ManuallyDrop<Box<T>>,
+}
+
+struct Shard<T> {
+    /// One idle object (from `Box::into_raw`), or null.
+    slot: AtomicPtr<T>,
+    /// More idle objects. Also what makes `Pool<T>` `Send`/`Sync` only for
+    /// `T: Send` (the slot's `AtomicPtr` alone would not).
+    stack: Mutex<Vec<Box<T>>>,
+}
+
+impl<T> Shard<T> {
+    /// Takes the slot's object, if any.
+    #[inline]
+    fn take_slot(&self) -> Option<Box<T>> {
+        let raw = self.slot.swap(ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: a non-null slot holds a pointer from `Box::into_raw`, and
+        // the swap made us its only owner.
+        (!raw.is_null()).then(|| unsafe { Box::from_raw(raw) })
+    }
+
+    /// Puts `value` in the slot if it is empty; gives it back otherwise.
+    #[inline]
+    fn fill_slot(&self, value: Box<T>) -> Result<(), Box<T>> {
+        let raw = Box::into_raw(value);
+        match self
+            .slot
+            .compare_exchange(ptr::null_mut(), raw, Ordering::Release, Ordering::Relaxed)
+        {
+            Ok(_) => Ok(()),
+            // SAFETY: the exchange failed, so `raw` is still only ours.
+            Err(_) => Err(unsafe { Box::from_raw(raw) }),
+        }
+    }
+}
+
+impl<T> Drop for Shard<T> {
+    fn drop(&mut self) {
+        drop(self.take_slot());
+    }
 }
 
 /// The shard a thread starts at, for a power-of-two shard count: threads
@@ -77,7 +119,12 @@ impl<T> Pool<T> {
         let shards = cores.max(2).next_power_of_two();
         Self {
             shards: (0..shards)
-                .map(|_| CachePadded::new(Mutex::new(Vec::new())))
+                .map(|_| {
+                    CachePadded::new(Shard {
+                        slot: AtomicPtr::new(ptr::null_mut()),
+                        stack: Mutex::new(Vec::new()),
+                    })
+                })
                 .collect(),
             create: Box::new(create),
             reset: None,
@@ -101,37 +148,47 @@ impl<T> Pool<T> {
     pub fn get(&self) -> PoolGuard<'_, T> {
         let mask = self.shards.len() - 1;
         let home = home_shard(mask);
-        for i in 0..self.shards.len() {
-            let shard = (home + i) & mask;
-            if let Some(mut idle) = self.shards[shard].try_lock() {
-                if let Some(value) = idle.pop() {
-                    return PoolGuard {
-                        pool: self,
-                        shard: home,
-                        value: ManuallyDrop::new(value),
-                    };
-                }
-            }
-        }
+        let value = self.shards[home]
+            .take_slot()
+            .or_else(|| self.get_slow(home, mask))
+            .unwrap_or_else(|| Box::new((self.create)()));
         PoolGuard {
             pool: self,
             shard: home,
-            value: ManuallyDrop::new((self.create)()),
+            value: ManuallyDrop::new(value),
         }
+    }
+
+    #[cold]
+    fn get_slow(&self, home: usize, mask: usize) -> Option<Box<T>> {
+        (0..self.shards.len()).find_map(|i| {
+            let shard = &self.shards[(home + i) & mask];
+            let from_stack = shard.stack.try_lock().and_then(|mut idle| idle.pop());
+            from_stack.or_else(|| shard.take_slot())
+        })
     }
 
     /// Idle objects in the pool now (a snapshot).
     pub fn idle(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards
+            .iter()
+            .map(|s| s.stack.lock().len() + usize::from(!s.slot.load(Ordering::Relaxed).is_null()))
+            .sum()
     }
 
-    fn put(&self, shard: usize, mut value: T) {
+    fn put(&self, shard: usize, mut value: Box<T>) {
         if let Some(reset) = &self.reset {
             reset(&mut value);
         }
-        let mut idle = self.shards[shard].lock();
-        if idle.len() < self.max_idle {
-            idle.push(value);
+        if self.max_idle == 0 {
+            return;
+        }
+        if let Err(value) = self.shards[shard].fill_slot(value) {
+            let mut idle = self.shards[shard].stack.lock();
+            // The slot counts towards `max_idle`.
+            if idle.len() + 1 < self.max_idle {
+                idle.push(value);
+            }
         }
     }
 }
@@ -141,7 +198,7 @@ impl<T> PoolGuard<'_, T> {
     pub fn into_inner(self) -> T {
         let mut this = ManuallyDrop::new(self);
         // SAFETY: `this` is never dropped, so the value is taken exactly once.
-        unsafe { ManuallyDrop::take(&mut this.value) }
+        *unsafe { ManuallyDrop::take(&mut this.value) }
     }
 }
 
