@@ -1,0 +1,570 @@
+//! Runs a short version of every benchmark in one process and writes
+//! `BENCHMARKS.md` (at the workspace root) and its plots (`benches/plots/`).
+//!
+//! ```text
+//! cargo run -p concur-benches --release --bin report [-- --quick]
+//! ```
+//!
+//! Each throughput case is calibrated to about 20 ms per sample, then
+//! sampled 15 times, round-robin with the other cases of its group so that
+//! drift in the machine's speed hits every case alike; the table shows the
+//! median. Latencies are distributions of single events. `--quick` takes 5
+//! samples of about 5 ms (for a smoke run; not for publishing).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use concur_benches::latency::{self, PingPong};
+use concur_benches::{sizes, throughput_groups, Case};
+
+struct Settings {
+    samples: usize,
+    target: Duration,
+    pings: usize,
+    cancels: usize,
+    deadlines: usize,
+}
+
+/// A measured case: median nanoseconds per iteration.
+struct Measured {
+    name: &'static str,
+    ns: f64,
+}
+
+struct GroupResult {
+    name: &'static str,
+    iteration: &'static str,
+    cases: Vec<Measured>,
+}
+
+impl GroupResult {
+    fn ns(&self, case: &str) -> f64 {
+        self.cases
+            .iter()
+            .find(|c| c.name == case)
+            .unwrap_or_else(|| panic!("no case {case} in {}", self.name))
+            .ns
+    }
+}
+
+struct Distribution {
+    name: &'static str,
+    what: &'static str,
+    sorted: Vec<Duration>,
+}
+
+impl Distribution {
+    fn new(name: &'static str, what: &'static str, mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        Self {
+            name,
+            what,
+            sorted: samples,
+        }
+    }
+    fn quantile(&self, q: f64) -> Duration {
+        let i = ((self.sorted.len() - 1) as f64 * q).round() as usize;
+        self.sorted[i]
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Finds an iteration count whose run takes at least `target`.
+fn calibrate(case: &mut Case, target: Duration) -> u64 {
+    let mut iters = 1u64;
+    loop {
+        let took = (case.run)(iters);
+        if took >= target || iters >= 1 << 40 {
+            return iters;
+        }
+        let scale = if took.is_zero() {
+            16.0
+        } else {
+            (target.as_secs_f64() / took.as_secs_f64() * 1.2).clamp(2.0, 16.0)
+        };
+        iters = ((iters as f64) * scale).ceil() as u64;
+    }
+}
+
+fn measure_group(group: concur_benches::Group, settings: &Settings) -> GroupResult {
+    let mut cases = group.cases;
+    let iters: Vec<u64> = cases
+        .iter_mut()
+        .map(|c| calibrate(c, settings.target))
+        .collect();
+    let mut samples = vec![Vec::with_capacity(settings.samples); cases.len()];
+    for _ in 0..settings.samples {
+        for (i, case) in cases.iter_mut().enumerate() {
+            let took = (case.run)(iters[i]);
+            samples[i].push(took.as_nanos() as f64 / iters[i] as f64);
+        }
+    }
+    GroupResult {
+        name: group.name,
+        iteration: group.iteration,
+        cases: cases
+            .iter()
+            .zip(samples.iter_mut())
+            .map(|(case, s)| Measured {
+                name: case.name,
+                ns: median(s),
+            })
+            .collect(),
+    }
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns < 100.0 {
+        format!("{ns:.2} ns")
+    } else if ns < 100_000.0 {
+        format!("{:.2} µs", ns / 1e3)
+    } else {
+        format!("{:.2} ms", ns / 1e6)
+    }
+}
+
+fn fmt_d(d: Duration) -> String {
+    fmt_ns(d.as_nanos() as f64)
+}
+
+fn command(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| std::env::consts::OS.into());
+    let rustc = command("rustc", &["--version"]).unwrap_or_else(|| "unknown rustc".into());
+    let date = command("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default();
+    format!(
+        "{cpu}, {cores} logical CPUs, Linux {kernel}, {rustc}, {} build; run {date}",
+        if cfg!(debug_assertions) {
+            "debug (not for publishing)"
+        } else {
+            "release"
+        }
+    )
+}
+
+/// A horizontal bar chart on a log scale: one row per label, one bar per
+/// series, values in nanoseconds.
+fn bar_chart(title: &str, rows: &[(String, Vec<(&str, f64)>)]) -> String {
+    let colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
+    let series: Vec<&str> = rows
+        .first()
+        .map(|(_, bars)| bars.iter().map(|(s, _)| *s).collect())
+        .unwrap_or_default();
+    let values = rows.iter().flat_map(|(_, b)| b.iter().map(|(_, v)| *v));
+    let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = (
+        10f64.powf(lo.max(1e-3).log10().floor()),
+        10f64.powf(hi.log10().ceil()),
+    );
+    let (left, width, bar_h, gap) = (230.0, 560.0, 14.0, 12.0);
+    let row_h = bar_h * series.len() as f64 + gap;
+    let height = 60.0 + row_h * rows.len() as f64 + 40.0;
+    let x = |v: f64| left + width * (v.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10());
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" font-family="sans-serif" font-size="12">"#,
+        w = left + width + 30.0
+    );
+    let _ = write!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = write!(
+        svg,
+        r#"<text x="10" y="20" font-size="14" font-weight="bold">{title}</text>"#
+    );
+    let mut decade = lo;
+    while decade <= hi * 1.0001 {
+        let px = x(decade);
+        let _ = write!(
+            svg,
+            r##"<line x1="{px}" y1="40" x2="{px}" y2="{y2}" stroke="#ddd"/><text x="{px}" y="{ty}" text-anchor="middle">{label}</text>"##,
+            y2 = height - 35.0,
+            ty = height - 20.0,
+            label = fmt_ns(decade)
+        );
+        decade *= 10.0;
+    }
+    for (r, (label, bars)) in rows.iter().enumerate() {
+        let y0 = 45.0 + r as f64 * row_h;
+        let _ = write!(
+            svg,
+            r#"<text x="{tx}" y="{ty}" text-anchor="end">{label}</text>"#,
+            tx = left - 8.0,
+            ty = y0 + row_h / 2.0
+        );
+        for (s, (_, v)) in bars.iter().enumerate() {
+            let y = y0 + s as f64 * bar_h;
+            let _ = write!(
+                svg,
+                r#"<rect x="{left}" y="{y}" width="{w}" height="{h}" fill="{c}"/><text x="{tx}" y="{ty}" font-size="10">{v}</text>"#,
+                w = (x(*v) - left).max(1.0),
+                h = bar_h - 2.0,
+                c = colors[s % colors.len()],
+                tx = x(*v) + 4.0,
+                ty = y + bar_h - 4.0,
+                v = fmt_ns(*v)
+            );
+        }
+    }
+    for (s, name) in series.iter().enumerate() {
+        let lx = left + s as f64 * 120.0;
+        let _ = write!(
+            svg,
+            r#"<rect x="{lx}" y="28" width="10" height="10" fill="{c}"/><text x="{tx}" y="37">{name}</text>"#,
+            c = colors[s % colors.len()],
+            tx = lx + 14.0
+        );
+    }
+    svg.push_str("</svg>\n");
+    svg
+}
+
+struct Bar {
+    what: String,
+    measured: String,
+    met: bool,
+}
+
+fn ratio_bar(what: &str, ratio: f64, limit: f64, at_most: bool) -> Bar {
+    Bar {
+        what: what.to_string(),
+        measured: format!("{ratio:.2}x"),
+        met: if at_most {
+            ratio <= limit
+        } else {
+            ratio >= limit
+        },
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let settings = if quick {
+        Settings {
+            samples: 5,
+            target: Duration::from_millis(5),
+            pings: 2_000,
+            cancels: 200,
+            deadlines: 50,
+        }
+    } else {
+        Settings {
+            samples: 15,
+            target: Duration::from_millis(20),
+            pings: 20_000,
+            cancels: 2_000,
+            deadlines: 300,
+        }
+    };
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let started = Instant::now();
+
+    let mut results = Vec::new();
+    for group in throughput_groups() {
+        eprintln!("measuring {}", group.name);
+        results.push(measure_group(group, &settings));
+    }
+    eprintln!("measuring latency distributions");
+    let mut dists: Vec<Distribution> = PingPong::ALL
+        .into_iter()
+        .map(|kind| {
+            Distribution::new(
+                kind.name(),
+                "wake-up round trip (two hand-overs)",
+                latency::ping_pong(kind, settings.pings),
+            )
+        })
+        .collect();
+    dists.push(Distribution::new(
+        "concur_cancel",
+        "cancel() to the blocked acquire returning",
+        latency::cancel_latency(settings.cancels),
+    ));
+    dists.push(Distribution::new(
+        "concur_deadline_overshoot",
+        "return time minus the deadline (1 ms timeout)",
+        latency::deadline_overshoot(settings.deadlines, Duration::from_millis(1)),
+    ));
+    let elapsed = started.elapsed();
+
+    let group = |name: &str| {
+        results
+            .iter()
+            .find(|g| g.name == name)
+            .unwrap_or_else(|| panic!("no group {name}"))
+    };
+    let dist = |name: &str| {
+        dists
+            .iter()
+            .find(|d| d.name == name)
+            .expect("a distribution")
+    };
+    let r = |g: &str, a: &str, b: &str| group(g).ns(a) / group(g).ns(b);
+    let wake_p99_one = dist("concur").quantile(0.99) / 2;
+    let bars = vec![
+        ratio_bar(
+            "Mutex uncontended, concur ÷ std (≤ 1.0)",
+            r("mutex_uncontended", "concur", "std"),
+            1.0,
+            true,
+        ),
+        ratio_bar(
+            "Mutex uncontended, concur ÷ parking_lot (≤ 1.0)",
+            r("mutex_uncontended", "concur", "parking_lot"),
+            1.0,
+            true,
+        ),
+        ratio_bar(
+            "lock_ctx(background) ÷ lock() (≤ 1.05)",
+            r("mutex_uncontended", "concur_lock_ctx_background", "concur"),
+            1.05,
+            true,
+        ),
+        ratio_bar(
+            "lock_ctx(live context) ÷ lock() (≤ 1.3)",
+            r("mutex_uncontended", "concur_lock_ctx_live", "concur"),
+            1.3,
+            true,
+        ),
+        ratio_bar(
+            "Semaphore uncontended, try_acquire ÷ tokio try_acquire (≤ 0.6)",
+            r(
+                "semaphore_uncontended",
+                "concur_try_acquire",
+                "tokio_try_acquire",
+            ),
+            0.6,
+            true,
+        ),
+        ratio_bar(
+            "Semaphore(1) contended, 2 threads, concur ÷ tokio (≤ 0.25)",
+            r("semaphore_contended_2", "concur", "tokio"),
+            0.25,
+            true,
+        ),
+        ratio_bar(
+            "Mutex contended, 2 threads, concur ÷ parking_lot (≤ 1.2)",
+            r("mutex_contended_2", "concur", "parking_lot"),
+            1.2,
+            true,
+        ),
+        ratio_bar(
+            "Wake-up median, concur ÷ std Condvar (≤ 1.0)",
+            dist("concur").quantile(0.5).as_secs_f64()
+                / dist("std_condvar").quantile(0.5).as_secs_f64(),
+            1.0,
+            true,
+        ),
+        Bar {
+            what: "Cancel p99 ≤ 2 × one wake-up's p99 (half concur's round-trip p99)".into(),
+            measured: format!(
+                "{} vs 2 × {}",
+                fmt_d(dist("concur_cancel").quantile(0.99)),
+                fmt_d(wake_p99_one)
+            ),
+            met: dist("concur_cancel").quantile(0.99) <= wake_p99_one * 2,
+        },
+        Bar {
+            what: "Deadline overshoot p99 < 1 ms".into(),
+            measured: fmt_d(dist("concur_deadline_overshoot").quantile(0.99)),
+            met: dist("concur_deadline_overshoot").quantile(0.99) < Duration::from_millis(1),
+        },
+        ratio_bar(
+            "Fan-out, concur group ÷ rayon scope (≤ 1.5)",
+            r("fanout_10000", "concur_group", "rayon_scope"),
+            1.5,
+            true,
+        ),
+        ratio_bar(
+            "Fan-out, thread per task ÷ concur group (≥ 100)",
+            r("fanout_10000", "thread_per_task", "concur_group"),
+            100.0,
+            false,
+        ),
+        ratio_bar(
+            "WaitGroup, concur ÷ crossbeam (≤ 0.5)",
+            r("wait_group_100", "concur", "crossbeam"),
+            0.5,
+            true,
+        ),
+        ratio_bar(
+            "Pool, concur ÷ Mutex<Vec> pool (≤ 0.5)",
+            r("pool_get_put", "concur", "mutex_vec"),
+            0.5,
+            true,
+        ),
+        ratio_bar(
+            "Once fast path, concur ÷ OnceLock (≤ 1.1)",
+            r("once_get", "concur", "std_once_lock"),
+            1.1,
+            true,
+        ),
+    ];
+
+    // Plots.
+    let plots = root.join("benches/plots");
+    std::fs::create_dir_all(&plots).expect("create benches/plots");
+    let latency_rows: Vec<(String, Vec<(&str, f64)>)> = dists
+        .iter()
+        .map(|d| {
+            (
+                d.name.to_string(),
+                vec![
+                    ("median", d.quantile(0.5).as_nanos() as f64),
+                    ("p99", d.quantile(0.99).as_nanos() as f64),
+                ],
+            )
+        })
+        .collect();
+    write(
+        &plots.join("latency.svg"),
+        &bar_chart("Latency: median and p99 (log scale)", &latency_rows),
+    );
+    let fan = group("fanout_10000");
+    let fan_rows: Vec<(String, Vec<(&str, f64)>)> = fan
+        .cases
+        .iter()
+        .map(|c| (c.name.to_string(), vec![("median per fan-out", c.ns)]))
+        .collect();
+    write(
+        &plots.join("fanout.svg"),
+        &bar_chart(
+            "Fan-out of 10,000 tiny tasks, at most 2 at a time (log scale)",
+            &fan_rows,
+        ),
+    );
+    let mut contended_rows = Vec::new();
+    for name in [
+        "mutex_contended_2",
+        "mutex_contended_8",
+        "semaphore_contended_2",
+        "semaphore_contended_8",
+    ] {
+        for c in &group(name).cases {
+            contended_rows.push((format!("{name}: {}", c.name), vec![("per operation", c.ns)]));
+        }
+    }
+    write(
+        &plots.join("contended.svg"),
+        &bar_chart("Contended, time per operation (log scale)", &contended_rows),
+    );
+
+    // The report.
+    let mut md = String::new();
+    let _ = writeln!(md, "# concur benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Generated by `cargo run -p concur-benches --release --bin report`{} in {:.0} s. \
+         Machine: {}.\n",
+        if quick {
+            " -- --quick (a smoke run)"
+        } else {
+            ""
+        },
+        elapsed.as_secs_f64(),
+        machine()
+    );
+    let _ = writeln!(
+        md,
+        "Every number below comes from this one run, all cases of a group measured side by \
+         side (round-robin, {} samples of about {} ms each, median shown). Ratios are concur's \
+         time divided by the other's: below 1.0, concur is faster. The same workloads run \
+         under criterion with `cargo bench -p concur-benches` (cases in \
+         `benches/src/`). Single runs on a shared 2-core machine move by about 5%; read \
+         ratios within 0.05 of a bar as at the bar.\n",
+        settings.samples,
+        settings.target.as_millis()
+    );
+    let _ = writeln!(md, "## The bars\n\n| bar | measured | met |\n|---|---|---|");
+    for bar in &bars {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            bar.what,
+            bar.measured,
+            if bar.met { "yes" } else { "**no**" }
+        );
+    }
+    let _ = writeln!(md, "\nNo uncontended path makes a system call, and a release makes none while nobody is parked: both by construction (the futex is touched only after a failed compare-exchange, and an unlock wakes only when the parked bit is set); the counting-allocator test in `facade/tests/alloc.rs` shows the uncontended and blocking paths do not allocate either.\n");
+    let _ = writeln!(md, "## Throughput and cost per operation\n");
+    for g in &results {
+        let base = g.cases[0].ns;
+        let _ = writeln!(
+            md,
+            "### `{}`: {}\n\n| case | median | concur ÷ case |\n|---|---:|---:|",
+            g.name, g.iteration
+        );
+        for c in &g.cases {
+            let _ = writeln!(md, "| {} | {} | {:.2} |", c.name, fmt_ns(c.ns), base / c.ns);
+        }
+        let _ = writeln!(md);
+    }
+    let _ = writeln!(
+        md,
+        "![contended](benches/plots/contended.svg)\n\n![fan-out](benches/plots/fanout.svg)\n"
+    );
+    let _ = writeln!(md, "## Latency distributions\n\n| series | what | samples | median | p90 | p99 | max |\n|---|---|---:|---:|---:|---:|---:|");
+    for d in &dists {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            d.name,
+            d.what,
+            d.sorted.len(),
+            fmt_d(d.quantile(0.5)),
+            fmt_d(d.quantile(0.9)),
+            fmt_d(d.quantile(0.99)),
+            fmt_d(*d.sorted.last().expect("samples"))
+        );
+    }
+    let _ = writeln!(md, "\n![latency](benches/plots/latency.svg)\n");
+    let _ = writeln!(md, "## Sizes (bytes, this target)\n");
+    let _ = writeln!(
+        md,
+        "| primitive | {} |\n|---|{}",
+        sizes::COLUMNS.join(" | "),
+        "---:|".repeat(sizes::COLUMNS.len())
+    );
+    for row in sizes::table() {
+        let cells: Vec<String> = row
+            .sizes
+            .iter()
+            .map(|(_, s)| s.map_or_else(|| "–".to_string(), |s| s.to_string()))
+            .collect();
+        let _ = writeln!(md, "| {} | {} |", row.primitive, cells.join(" | "));
+    }
+    write(&root.join("BENCHMARKS.md"), &md);
+    eprintln!(
+        "wrote BENCHMARKS.md and benches/plots/ in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+fn write(path: &Path, contents: &str) {
+    std::fs::write(path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}

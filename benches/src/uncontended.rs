@@ -1,0 +1,222 @@
+//! Uncontended costs: one thread, nobody else touching the primitive.
+//!
+//! * `mutex_uncontended`: lock+unlock (with an increment) vs std,
+//!   parking_lot and the floor (one compare-exchange, one release store);
+//!   `lock_ctx` with a background and with a live context.
+//! * `rwlock_read` / `rwlock_write`: vs std and parking_lot.
+//! * `semaphore_uncontended`: acquire(1)+release vs tokio's and
+//!   async-lock's `try_acquire` and a `Mutex` + `Condvar` semaphore.
+//! * `wait_group_100`: 100 add/done then wait vs crossbeam's `WaitGroup`
+//!   (a clone per task) and a bare atomic counter.
+//! * `pool_get_put`: vs allocating the object and a `Mutex<Vec<T>>` pool.
+//! * `once_get`: the initialized fast path vs `std::sync::OnceLock`.
+//! * `context_with_cancel`: `with_cancel` + `cancel` (no anchor).
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex as StdMutex, OnceLock};
+
+use concur::Context;
+
+use crate::anchors::CondvarSemaphore;
+use crate::{time, Group};
+
+/// The uncontended groups.
+pub fn groups() -> Vec<Group> {
+    vec![
+        mutex(),
+        rwlock_read(),
+        rwlock_write(),
+        semaphore(),
+        wait_group(),
+        pool(),
+        once(),
+        context(),
+    ]
+}
+
+fn mutex() -> Group {
+    let concur = concur::Mutex::new(0u64);
+    let ctx_bg = concur::Mutex::new(0u64);
+    let ctx_live = concur::Mutex::new(0u64);
+    let (live, cancel) = Context::background().with_cancel();
+    let std = StdMutex::new(0u64);
+    let pl = parking_lot::Mutex::new(0u64);
+    let floor = AtomicU32::new(0);
+    Group::new("mutex_uncontended", "lock, increment, unlock")
+        .case("concur", move |n| {
+            time(n, || *black_box(&concur).lock() += 1)
+        })
+        .case("std", move |n| {
+            time(n, || *black_box(&std).lock().unwrap() += 1)
+        })
+        .case("parking_lot", move |n| {
+            time(n, || *black_box(&pl).lock() += 1)
+        })
+        .case("concur_lock_ctx_background", move |n| {
+            let bg = Context::background();
+            time(n, || *black_box(&ctx_bg).lock_ctx(&bg).unwrap() += 1)
+        })
+        .case("concur_lock_ctx_live", move |n| {
+            let _keep = &cancel;
+            time(n, || *black_box(&ctx_live).lock_ctx(&live).unwrap() += 1)
+        })
+        .case("floor_cas_store", move |n| {
+            time(n, || {
+                let word = black_box(&floor);
+                while word
+                    .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+                    .is_err()
+                {}
+                word.store(0, Ordering::Release);
+            })
+        })
+}
+
+fn rwlock_read() -> Group {
+    let concur = concur::RwLock::new(0u64);
+    let std = std::sync::RwLock::new(0u64);
+    let pl = parking_lot::RwLock::new(0u64);
+    Group::new("rwlock_read", "read lock, load, unlock")
+        .case("concur", move |n| {
+            time(n, || _ = *black_box(&concur).read())
+        })
+        .case("std", move |n| {
+            time(n, || _ = *black_box(&std).read().unwrap())
+        })
+        .case("parking_lot", move |n| {
+            time(n, || _ = *black_box(&pl).read())
+        })
+}
+
+fn rwlock_write() -> Group {
+    let concur = concur::RwLock::new(0u64);
+    let std = std::sync::RwLock::new(0u64);
+    let pl = parking_lot::RwLock::new(0u64);
+    Group::new("rwlock_write", "write lock, increment, unlock")
+        .case("concur", move |n| {
+            time(n, || *black_box(&concur).write() += 1)
+        })
+        .case("std", move |n| {
+            time(n, || *black_box(&std).write().unwrap() += 1)
+        })
+        .case("parking_lot", move |n| {
+            time(n, || *black_box(&pl).write() += 1)
+        })
+}
+
+fn semaphore() -> Group {
+    let concur = concur::Semaphore::new(8);
+    let concur_ctx = concur::Semaphore::new(8);
+    let tokio = tokio::sync::Semaphore::new(8);
+    let al = async_lock::Semaphore::new(8);
+    let cv = CondvarSemaphore::new(8);
+    Group::new("semaphore_uncontended", "acquire 1 permit, release it")
+        .case("concur_try_acquire", move |n| {
+            time(n, || drop(black_box(&concur).try_acquire(1).unwrap()))
+        })
+        .case("concur_acquire_background", move |n| {
+            let bg = Context::background();
+            time(n, || drop(black_box(&concur_ctx).acquire(&bg, 1).unwrap()))
+        })
+        .case("tokio_try_acquire", move |n| {
+            time(n, || drop(black_box(&tokio).try_acquire().unwrap()))
+        })
+        .case("async_lock_try_acquire", move |n| {
+            time(n, || drop(black_box(&al).try_acquire().unwrap()))
+        })
+        .case("mutex_condvar", move |n| {
+            time(n, || {
+                let s = black_box(&cv);
+                s.acquire();
+                s.release();
+            })
+        })
+}
+
+fn wait_group() -> Group {
+    Group::new("wait_group_100", "100 add/done, then wait")
+        .case("concur", |n| {
+            time(n, || {
+                let wg = concur::WaitGroup::new();
+                for _ in 0..100 {
+                    wg.add(1);
+                    black_box(&wg).done();
+                }
+                wg.wait();
+            })
+        })
+        .case("crossbeam", |n| {
+            time(n, || {
+                let wg = crossbeam_utils::sync::WaitGroup::new();
+                for _ in 0..100 {
+                    drop(black_box(wg.clone()));
+                }
+                wg.wait();
+            })
+        })
+        .case("floor_atomic", |n| {
+            time(n, || {
+                let count = AtomicU64::new(0);
+                for _ in 0..100 {
+                    count.fetch_add(1, Ordering::Relaxed);
+                    black_box(&count).fetch_sub(1, Ordering::Release);
+                }
+                while count.load(Ordering::Acquire) != 0 {}
+            })
+        })
+}
+
+fn pool() -> Group {
+    let concur = concur::Pool::new(|| Vec::<u8>::with_capacity(4096)).with_reset(|v| v.clear());
+    let list: StdMutex<Vec<Vec<u8>>> = StdMutex::new(Vec::new());
+    Group::new("pool_get_put", "take a 4 KiB buffer, use it, give it back")
+        .case("concur", move |n| {
+            time(n, || black_box(concur.get()).push(1))
+        })
+        .case("allocate", |n| {
+            time(n, || black_box(Vec::<u8>::with_capacity(4096)).push(1))
+        })
+        .case("mutex_vec", move |n| {
+            time(n, || {
+                let mut v = list
+                    .lock()
+                    .unwrap()
+                    .pop()
+                    .unwrap_or_else(|| Vec::with_capacity(4096));
+                black_box(&mut v).push(1);
+                v.clear();
+                list.lock().unwrap().push(v);
+            })
+        })
+}
+
+fn once() -> Group {
+    let concur = concur::Once::new();
+    concur.get_or_init(|| 7u64);
+    let std = OnceLock::new();
+    std.get_or_init(|| 7u64);
+    Group::new("once_get", "read an initialized value")
+        .case("concur", move |n| {
+            time(n, || _ = *black_box(&concur).get_or_init(|| 0))
+        })
+        .case("std_once_lock", move |n| {
+            time(n, || _ = *black_box(&std).get_or_init(|| 0))
+        })
+}
+
+fn context() -> Group {
+    let (parent, keep) = Context::background().with_cancel();
+    Group::new(
+        "context_with_cancel",
+        "derive a cancellable child, cancel it",
+    )
+    .case("concur", move |n| {
+        let _keep = &keep;
+        time(n, || {
+            let (ctx, cancel) = black_box(&parent).with_cancel();
+            cancel.cancel();
+            black_box(ctx);
+        })
+    })
+}
