@@ -391,7 +391,10 @@ impl<const N: usize, P: Park> ListHarness<N, P> {
     /// # Panics
     /// If the links are inconsistent, or hold more than `N` nodes (a cycle).
     pub fn walk(self: Pin<&Self>, mut f: impl FnMut(usize)) -> usize {
-        self.with_list(|list| {
+        // Collected first and reported after: `f` may call back into `self`,
+        // which must not happen while the list is borrowed.
+        let mut order = [0usize; N];
+        let count = self.with_list(|list| {
             let mut count = 0;
             let mut prev: *const Waiter<P> = ptr::null();
             let mut cursor = list.head();
@@ -401,7 +404,7 @@ impl<const N: usize, P: Park> ListHarness<N, P> {
                 let (back, linked) = unsafe { (*node).queued_mut(|q| (q.prev, q.linked)) };
                 assert!(linked, "concur-core: a reachable node is not marked linked");
                 assert_eq!(back, prev, "concur-core: prev link does not match");
-                f(self.index(node));
+                order[count] = self.index(node);
                 count += 1;
                 prev = node;
                 // SAFETY: `node` is linked into this list.
@@ -409,6 +412,8 @@ impl<const N: usize, P: Park> ListHarness<N, P> {
             }
             assert_eq!(list.tail(), prev, "concur-core: tail is not the last node");
             count
-        })
+        });
+        order[..count].iter().for_each(|&i| f(i));
+        count
     }
 }
