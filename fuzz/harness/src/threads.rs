@@ -97,9 +97,10 @@ pub fn run(data: &[u8]) {
         }
     });
     std::thread::scope(|scope| {
+        let mut handles = Vec::with_capacity(threads);
         for (t, schedule) in input.schedules.iter().take(threads).enumerate() {
             let (shared, nodes) = (&shared, &nodes);
-            scope.spawn(move || {
+            handles.push(scope.spawn(move || {
                 for (j, op) in schedule.iter().take(MAX_OPS).enumerate() {
                     let node = nodes[t][j].as_ref();
                     match *op {
@@ -144,7 +145,15 @@ pub fn run(data: &[u8]) {
                         }
                     }
                 }
-            });
+            }));
+        }
+        // Join explicitly: the scope itself returns when the closures are
+        // done, possibly before the threads have exited and freed their
+        // thread-local state, which a leak checker then reports.
+        for handle in handles {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
         }
     });
     drop(done);
