@@ -314,7 +314,9 @@ impl<P: Park> RawSemaphore<P> {
         // Spin briefly while nobody is queued: a holder about to release saves
         // us a sleep and itself a wake. `try_take` fails once anyone queues,
         // so spinning never overtakes a queued waiter.
-        for _ in 0..SPIN_LIMIT {
+        let mut spins = SPIN_LIMIT;
+        while spins > 0 {
+            spins -= 1;
             spin_hint();
             let state = self.state.load(Ordering::Relaxed);
             if state & SLOW != 0 || node.is_interrupted() {
