@@ -4,6 +4,8 @@
 //! The core blocks and wakes only through its [`Park`] (the futex by
 //! default), so a `Park` that counts its calls shows exactly when a syscall
 //! would be made. Counters are per thread: each test counts only its own.
+//! (Not under loom, where `Park` takes loom's atomics.)
+#![cfg(not(loom))]
 
 use std::cell::Cell;
 use std::pin::pin;
