@@ -497,8 +497,11 @@ fn main() {
          side (round-robin, {} samples of about {} ms each, median shown). Ratios are concur's \
          time divided by the other's: below 1.0, concur is faster. The same workloads run \
          under criterion with `cargo bench -p concur-benches` (cases in \
-         `benches/src/`). Single runs on a shared 2-core machine move by about 5%; read \
-         ratios within 0.05 of a bar as at the bar.\n",
+         `benches/src/`). On the 2-core VM this was made on, the uncontended rows move by \
+         about 5% between runs (read ratios within 0.05 of a bar as at the bar); anything \
+         that sleeps or contends (contended, latency, fan-out rows) moved by 2x or more \
+         between runs, depending mostly on whether the other core was idle (idle cores \
+         wake slowly).\n",
         settings.samples,
         settings.target.as_millis()
     );
