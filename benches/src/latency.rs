@@ -36,6 +36,15 @@ impl PingPong {
     /// All kinds, concur first.
     pub const ALL: [PingPong; 3] = [PingPong::Concur, PingPong::Condvar, PingPong::Park];
 
+    /// The series name in the report (`wakeup_` and the case name).
+    pub fn series(self) -> &'static str {
+        match self {
+            PingPong::Concur => "wakeup_concur",
+            PingPong::Condvar => "wakeup_std_condvar",
+            PingPong::Park => "wakeup_thread_park",
+        }
+    }
+
     /// The case name.
     pub fn name(self) -> &'static str {
         match self {

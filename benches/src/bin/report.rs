@@ -178,10 +178,10 @@ fn bar_chart(title: &str, rows: &[(String, Vec<(&str, f64)>)]) -> String {
         .unwrap_or_default();
     let values = rows.iter().flat_map(|(_, b)| b.iter().map(|(_, v)| *v));
     let (lo, hi) = values.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) = (
-        10f64.powf(lo.max(1e-3).log10().floor()),
-        10f64.powf(hi.log10().ceil()),
-    );
+    // Whole decades around the values, with room below the smallest so its
+    // bar is visible.
+    let lo = 10f64.powf((lo.max(1e-3) / 2.0).log10().floor());
+    let hi = 10f64.powf(hi.log10().ceil());
     let (left, width, bar_h, gap) = (230.0, 560.0, 14.0, 12.0);
     let row_h = bar_h * series.len() as f64 + gap;
     let height = 60.0 + row_h * rows.len() as f64 + 40.0;
@@ -190,7 +190,7 @@ fn bar_chart(title: &str, rows: &[(String, Vec<(&str, f64)>)]) -> String {
     let _ = write!(
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{height}" font-family="sans-serif" font-size="12">"#,
-        w = left + width + 30.0
+        w = left + width + 90.0
     );
     let _ = write!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let _ = write!(
@@ -296,19 +296,19 @@ fn main() {
         .into_iter()
         .map(|kind| {
             Distribution::new(
-                kind.name(),
+                kind.series(),
                 "wake-up round trip (two hand-overs)",
                 latency::ping_pong(kind, settings.pings),
             )
         })
         .collect();
     dists.push(Distribution::new(
-        "concur_cancel",
+        "cancel_concur",
         "cancel() to the blocked acquire returning",
         latency::cancel_latency(settings.cancels),
     ));
     dists.push(Distribution::new(
-        "concur_deadline_overshoot",
+        "deadline_overshoot_concur",
         "return time minus the deadline (1 ms timeout)",
         latency::deadline_overshoot(settings.deadlines, Duration::from_millis(1)),
     ));
@@ -327,7 +327,7 @@ fn main() {
             .expect("a distribution")
     };
     let r = |g: &str, a: &str, b: &str| group(g).ns(a) / group(g).ns(b);
-    let wake_p99_one = dist("concur").quantile(0.99) / 2;
+    let wake_p99_one = dist("wakeup_concur").quantile(0.99) / 2;
     let bars = vec![
         ratio_bar(
             "Mutex uncontended, concur ÷ std (≤ 1.0)",
@@ -377,8 +377,8 @@ fn main() {
         ),
         ratio_bar(
             "Wake-up median, concur ÷ std Condvar (≤ 1.0)",
-            dist("concur").quantile(0.5).as_secs_f64()
-                / dist("std_condvar").quantile(0.5).as_secs_f64(),
+            dist("wakeup_concur").quantile(0.5).as_secs_f64()
+                / dist("wakeup_std_condvar").quantile(0.5).as_secs_f64(),
             1.0,
             true,
         ),
@@ -386,15 +386,15 @@ fn main() {
             what: "Cancel p99 ≤ 2 × one wake-up's p99 (half concur's round-trip p99)".into(),
             measured: format!(
                 "{} vs 2 × {}",
-                fmt_d(dist("concur_cancel").quantile(0.99)),
+                fmt_d(dist("cancel_concur").quantile(0.99)),
                 fmt_d(wake_p99_one)
             ),
-            met: dist("concur_cancel").quantile(0.99) <= wake_p99_one * 2,
+            met: dist("cancel_concur").quantile(0.99) <= wake_p99_one * 2,
         },
         Bar {
             what: "Deadline overshoot p99 < 1 ms".into(),
-            measured: fmt_d(dist("concur_deadline_overshoot").quantile(0.99)),
-            met: dist("concur_deadline_overshoot").quantile(0.99) < Duration::from_millis(1),
+            measured: fmt_d(dist("deadline_overshoot_concur").quantile(0.99)),
+            met: dist("deadline_overshoot_concur").quantile(0.99) < Duration::from_millis(1),
         },
         ratio_bar(
             "Fan-out, concur group ÷ rayon scope (≤ 1.5)",
