@@ -9,7 +9,7 @@
 //!
 //! A `*Step` value is a wait in progress. Its `poll` retries once and either
 //! finishes or hands the step back. Between polls the step is "asleep" on
-//! [`sleep_word`](ReadStep::sleep_word): the driver decides when it would
+//! [`sleep_word`](RwLockStep::sleep_word): the driver decides when it would
 //! have been woken (with a [`Park`] that records wakes instead of sleeping,
 //! it can check that it *is* woken). Dropping a step that has not finished
 //! interrupts its node and completes the wait, so nothing is ever left
@@ -133,20 +133,24 @@ impl<P: Park> Drop for AcquireStep<'_, P> {
     }
 }
 
-/// A blocked [`RawRwLock::read_interruptible`], from [`RawRwLock::start_read`].
-#[derive(Debug)]
-pub struct ReadStep<'a, P: Park> {
-    lock: &'a RawRwLock<P>,
-    node: &'a Waiter<P>,
-    sleep_value: u32,
-    scope: Option<WaitScope<'a, P>>,
+/// Which lock an [`RwLockStep`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RwMode {
+    /// A read lock: sleeps on the readers' wake word.
+    Read,
+    /// The write lock: counted among the waiting writers, sleeps on the
+    /// writers' wake word.
+    Write,
 }
 
-/// A blocked [`RawRwLock::write_interruptible`], from [`RawRwLock::start_write`].
+/// A blocked [`RawRwLock::read_interruptible`] or
+/// [`RawRwLock::write_interruptible`], from [`RawRwLock::start_read`] or
+/// [`RawRwLock::start_write`].
 #[derive(Debug)]
-pub struct WriteStep<'a, P: Park> {
+pub struct RwLockStep<'a, P: Park> {
     lock: &'a RawRwLock<P>,
     node: &'a Waiter<P>,
+    mode: RwMode,
     sleep_value: u32,
     scope: Option<WaitScope<'a, P>>,
 }
@@ -157,22 +161,11 @@ impl<P: Park> RawRwLock<P> {
     pub fn start_read<'a>(
         &'a self,
         node: Pin<&'a Waiter<P>>,
-    ) -> Progress<Result<(), Interrupted>, ReadStep<'a, P>> {
-        let node = node.get_ref();
+    ) -> Progress<Result<(), Interrupted>, RwLockStep<'a, P>> {
         if self.try_read() {
             return Progress::Done(Ok(()));
         }
-        let scope = match node.begin_on(&self.readers_wake) {
-            Ok(scope) => scope,
-            Err(err) => return Progress::Done(Err(err)),
-        };
-        let step = ReadStep {
-            lock: self,
-            node,
-            sleep_value: 0,
-            scope: Some(scope),
-        };
-        step.attempt()
+        RwLockStep::start(self, node.get_ref(), RwMode::Read)
     }
 
     /// Starts [`write_interruptible`](Self::write_interruptible), without
@@ -181,40 +174,71 @@ impl<P: Park> RawRwLock<P> {
     pub fn start_write<'a>(
         &'a self,
         node: Pin<&'a Waiter<P>>,
-    ) -> Progress<Result<(), Interrupted>, WriteStep<'a, P>> {
-        let node = node.get_ref();
+    ) -> Progress<Result<(), Interrupted>, RwLockStep<'a, P>> {
         if self.try_write() {
             return Progress::Done(Ok(()));
         }
-        let scope = match node.begin_on(&self.writers_wake) {
+        RwLockStep::start(self, node.get_ref(), RwMode::Write)
+    }
+}
+
+impl<'a, P: Park> RwLockStep<'a, P> {
+    /// Claims `node` for a wait on the mode's wake word and runs the first
+    /// pass (the lock was busy a moment ago).
+    fn start(
+        lock: &'a RawRwLock<P>,
+        node: &'a Waiter<P>,
+        mode: RwMode,
+    ) -> Progress<Result<(), Interrupted>, Self> {
+        let scope = match node.begin_on(Self::wake_word_of(lock, mode)) {
             Ok(scope) => scope,
             Err(err) => return Progress::Done(Err(err)),
         };
-        self.announce_writer();
-        let step = WriteStep {
-            lock: self,
+        if mode == RwMode::Write {
+            lock.announce_writer();
+        }
+        let step = RwLockStep {
+            lock,
             node,
+            mode,
             sleep_value: 0,
             scope: Some(scope),
         };
         step.attempt()
     }
-}
 
-impl<'a, P: Park> ReadStep<'a, P> {
-    /// The word the blocked reader sleeps on, and the value it sleeps while.
-    pub fn sleep_word(&self) -> (&'a AtomicU32, u32) {
-        (&self.lock.readers_wake, self.sleep_value)
+    fn wake_word_of(lock: &'a RawRwLock<P>, mode: RwMode) -> &'a AtomicU32 {
+        match mode {
+            RwMode::Read => &lock.readers_wake,
+            RwMode::Write => &lock.writers_wake,
+        }
     }
 
-    /// Runs the reader's loop once more, as after a wake.
+    /// Whether this wait is for a read or the write lock.
+    pub fn mode(&self) -> RwMode {
+        self.mode
+    }
+
+    /// The word the blocked waiter sleeps on, and the value it sleeps while.
+    pub fn sleep_word(&self) -> (&'a AtomicU32, u32) {
+        (Self::wake_word_of(self.lock, self.mode), self.sleep_value)
+    }
+
+    /// Runs the waiter's loop once more, as after a wake.
     pub fn poll(self) -> Progress<Result<(), Interrupted>, Self> {
         self.attempt()
     }
 
+    /// One pass of the mode's contended loop, without spinning.
+    fn pass(&self) -> Attempt {
+        match self.mode {
+            RwMode::Read => self.lock.read_attempt(Some(self.node), &mut 0),
+            RwMode::Write => self.lock.write_attempt(Some(self.node)),
+        }
+    }
+
     fn attempt(mut self) -> Progress<Result<(), Interrupted>, Self> {
-        let mut spins = 0;
-        match self.lock.read_attempt(Some(self.node), &mut spins) {
+        match self.pass() {
             Attempt::Done(result) => {
                 self.scope = None;
                 Progress::Done(result)
@@ -227,56 +251,20 @@ impl<'a, P: Park> ReadStep<'a, P> {
     }
 }
 
-impl<'a, P: Park> WriteStep<'a, P> {
-    /// The word the blocked writer sleeps on, and the value it sleeps while.
-    pub fn sleep_word(&self) -> (&'a AtomicU32, u32) {
-        (&self.lock.writers_wake, self.sleep_value)
-    }
-
-    /// Runs the writer's loop once more, as after a wake.
-    pub fn poll(self) -> Progress<Result<(), Interrupted>, Self> {
-        self.attempt()
-    }
-
-    fn attempt(mut self) -> Progress<Result<(), Interrupted>, Self> {
-        match self.lock.write_attempt(Some(self.node)) {
-            Attempt::Done(result) => {
-                self.scope = None;
-                Progress::Done(result)
-            }
-            Attempt::Sleep(value) => {
-                self.sleep_value = value;
-                Progress::Waiting(self)
-            }
-        }
-    }
-}
-
-impl<P: Park> Drop for ReadStep<'_, P> {
+impl<P: Park> Drop for RwLockStep<'_, P> {
     fn drop(&mut self) {
         if self.scope.is_some() {
-            // An interrupted reader's next pass always finishes. If it takes
-            // the lock anyway (it was free), give it back.
+            // An interrupted waiter's next pass always finishes: it takes a
+            // free lock or gives up (a writer withdrawing from the count).
+            // Give a taken lock back.
             self.node.interrupt();
-            let mut spins = 0;
-            if let Attempt::Done(Ok(())) = self.lock.read_attempt(Some(self.node), &mut spins) {
-                // SAFETY: the read lock was just taken for this step.
-                unsafe { self.lock.read_unlock() };
-            }
-            self.scope = None;
-        }
-    }
-}
-
-impl<P: Park> Drop for WriteStep<'_, P> {
-    fn drop(&mut self) {
-        if self.scope.is_some() {
-            // An interrupted writer's next pass always finishes: it takes a
-            // free lock or withdraws. Give a taken lock back.
-            self.node.interrupt();
-            if let Attempt::Done(Ok(())) = self.lock.write_attempt(Some(self.node)) {
-                // SAFETY: the write lock was just taken for this step.
-                unsafe { self.lock.write_unlock() };
+            if let Attempt::Done(Ok(())) = self.pass() {
+                match self.mode {
+                    // SAFETY: the read lock was just taken for this step.
+                    RwMode::Read => unsafe { self.lock.read_unlock() },
+                    // SAFETY: the write lock was just taken for this step.
+                    RwMode::Write => unsafe { self.lock.write_unlock() },
+                }
             }
             self.scope = None;
         }

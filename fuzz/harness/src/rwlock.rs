@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use arbitrary::{Arbitrary, Unstructured};
 
 use crate::next_op;
-use concur_core::step::{Progress, ReadStep, WriteStep};
+use concur_core::step::{Progress, RwLockStep, RwMode};
 use concur_core::{Interrupted, RawRwLock, Waiter};
 
 use crate::park::{take_wakes, Sleepers, StepPark};
@@ -40,48 +40,22 @@ enum Op {
     Drop(u8),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Read,
-    Write,
-}
-
-enum Step<'a> {
-    Read(ReadStep<'a, StepPark>),
-    Write(WriteStep<'a, StepPark>),
-}
-
 struct Harness<'a> {
     lock: &'a Lock,
     nodes: &'a [Pin<Box<Node>>],
-    held: Vec<Kind>,
-    waits: Vec<Option<Step<'a>>>,
+    held: Vec<RwMode>,
+    waits: Vec<Option<RwLockStep<'a, StepPark>>>,
     sleepers: Sleepers,
     trace: Vec<Op>,
 }
 
-type Started<'a> = Progress<Result<(), Interrupted>, Step<'a>>;
-
-fn read<'a>(p: Progress<Result<(), Interrupted>, ReadStep<'a, StepPark>>) -> Started<'a> {
-    match p {
-        Progress::Done(r) => Progress::Done(r),
-        Progress::Waiting(s) => Progress::Waiting(Step::Read(s)),
-    }
-}
-
-fn write<'a>(p: Progress<Result<(), Interrupted>, WriteStep<'a, StepPark>>) -> Started<'a> {
-    match p {
-        Progress::Done(r) => Progress::Done(r),
-        Progress::Waiting(s) => Progress::Waiting(Step::Write(s)),
-    }
-}
+type Started<'a> = Progress<Result<(), Interrupted>, RwLockStep<'a, StepPark>>;
 
 impl<'a> Harness<'a> {
-    fn writers_waiting(&self) -> usize {
-        self.waits
-            .iter()
-            .filter(|w| matches!(w, Some(Step::Write(_))))
-            .count()
+    /// The ids of the waits for `mode` still in progress.
+    fn waiting(&self, mode: RwMode) -> impl Iterator<Item = usize> + '_ {
+        (0..self.waits.len())
+            .filter(move |&id| self.waits[id].as_ref().is_some_and(|s| s.mode() == mode))
     }
 
     /// Replays the wakes recorded since the last call.
@@ -90,24 +64,24 @@ impl<'a> Harness<'a> {
         self.sleepers.apply(&wakes);
     }
 
-    /// The lock was just taken in `kind` mode.
-    fn acquired(&mut self, kind: Kind) {
-        if kind == Kind::Read {
+    /// The lock was just taken in `mode`.
+    fn acquired(&mut self, mode: RwMode) {
+        if mode == RwMode::Read {
             assert_eq!(
-                self.writers_waiting(),
+                self.waiting(RwMode::Write).count(),
                 0,
                 "a reader got in while a writer waits; {:?}",
                 self.trace
             );
         }
-        self.held.push(kind);
+        self.held.push(mode);
     }
 
-    /// Records what a wait (`id`, of `kind`) did on its latest run.
-    fn settle(&mut self, id: usize, kind: Kind, progress: Started<'a>) {
+    /// Records what a wait (`id`, for `mode`) did on its latest run.
+    fn settle(&mut self, id: usize, mode: RwMode, progress: Started<'a>) {
         self.wakes();
         match progress {
-            Progress::Done(Ok(())) => self.acquired(kind),
+            Progress::Done(Ok(())) => self.acquired(mode),
             Progress::Done(Err(Interrupted)) => assert!(
                 self.nodes[id].is_interrupted(),
                 "wait {id} interrupted without an interrupt; {:?}",
@@ -119,10 +93,7 @@ impl<'a> Harness<'a> {
                     "interrupted wait {id} went back to sleep; {:?}",
                     self.trace
                 );
-                let (word, value) = match &step {
-                    Step::Read(s) => s.sleep_word(),
-                    Step::Write(s) => s.sleep_word(),
-                };
+                let (word, value) = step.sleep_word();
                 // A futex wait returns at once if the word already changed.
                 if word.load(Ordering::Acquire) == value {
                     self.sleepers.sleep(word as *const _ as usize, id);
@@ -132,18 +103,18 @@ impl<'a> Harness<'a> {
         }
     }
 
-    fn start(&mut self, kind: Kind) {
+    fn start(&mut self, mode: RwMode) {
         let id = self.waits.len();
         if id == MAX_WAITERS {
             return;
         }
         self.waits.push(None);
         let node = self.nodes[id].as_ref();
-        let progress = match kind {
-            Kind::Read => read(self.lock.start_read(node)),
-            Kind::Write => write(self.lock.start_write(node)),
+        let progress = match mode {
+            RwMode::Read => self.lock.start_read(node),
+            RwMode::Write => self.lock.start_write(node),
         };
-        self.settle(id, kind, progress);
+        self.settle(id, mode, progress);
     }
 
     /// Runs wait `id` once more, as after a wake (or a spurious return).
@@ -152,26 +123,23 @@ impl<'a> Harness<'a> {
             return;
         };
         self.sleepers.forget(id);
-        let (kind, progress) = match step {
-            Step::Read(s) => (Kind::Read, read(s.poll())),
-            Step::Write(s) => (Kind::Write, write(s.poll())),
-        };
-        self.settle(id, kind, progress);
+        let mode = step.mode();
+        self.settle(id, mode, step.poll());
     }
 
     fn unlock(&mut self, index: usize) {
         match self.held.swap_remove(index) {
             // SAFETY: `held` lists the locks this harness holds; each entry
             // is released once, here.
-            Kind::Read => unsafe { self.lock.read_unlock() },
+            RwMode::Read => unsafe { self.lock.read_unlock() },
             // SAFETY: as above.
-            Kind::Write => unsafe { self.lock.write_unlock() },
+            RwMode::Write => unsafe { self.lock.write_unlock() },
         }
         self.wakes();
     }
 
     fn check(&self) {
-        let writers = self.held.iter().filter(|k| **k == Kind::Write).count();
+        let writers = self.held.iter().filter(|m| **m == RwMode::Write).count();
         assert!(
             writers == 0 || self.held.len() == 1,
             "exclusion broken: {:?}; {:?}",
@@ -193,15 +161,9 @@ impl<'a> Harness<'a> {
         // Nobody sleeps through a chance to enter: with no writer holding or
         // waiting, no reader is asleep; with the lock free, some waiting
         // writer is awake.
-        let waiting = |write: bool| {
-            (0..self.waits.len()).filter(move |&id| match &self.waits[id] {
-                Some(Step::Read(_)) => !write,
-                Some(Step::Write(_)) => write,
-                None => false,
-            })
-        };
-        if writers == 0 && waiting(true).count() == 0 {
-            let stuck: Vec<usize> = waiting(false)
+        if writers == 0 && self.waiting(RwMode::Write).count() == 0 {
+            let stuck: Vec<usize> = self
+                .waiting(RwMode::Read)
                 .filter(|&id| self.sleepers.is_asleep(id))
                 .collect();
             assert!(
@@ -210,9 +172,10 @@ impl<'a> Harness<'a> {
                 self.trace
             );
         }
-        if self.held.is_empty() && waiting(true).count() > 0 {
+        if self.held.is_empty() && self.waiting(RwMode::Write).count() > 0 {
             assert!(
-                waiting(true).any(|id| !self.sleepers.is_asleep(id)),
+                self.waiting(RwMode::Write)
+                    .any(|id| !self.sleepers.is_asleep(id)),
                 "every waiting writer asleep on a free lock; {:?}",
                 self.trace
             );
@@ -238,18 +201,18 @@ pub fn run(data: &[u8]) {
         h.trace.push(op);
         let pick = |k: u8, len: usize| (len > 0).then(|| k as usize % len);
         match op {
-            Op::Read => h.start(Kind::Read),
-            Op::Write => h.start(Kind::Write),
+            Op::Read => h.start(RwMode::Read),
+            Op::Write => h.start(RwMode::Write),
             Op::TryRead => {
                 if lock.try_read() {
-                    h.acquired(Kind::Read);
+                    h.acquired(RwMode::Read);
                 }
             }
             Op::TryWrite => {
                 let free = h.held.is_empty();
                 assert_eq!(lock.try_write(), free, "try_write; {:?}", h.trace);
                 if free {
-                    h.acquired(Kind::Write);
+                    h.acquired(RwMode::Write);
                 }
             }
             Op::Unlock(k) => {
