@@ -250,17 +250,39 @@ struct Bar {
     met: bool,
 }
 
-fn ratio_bar(what: &str, ratio: f64, limit: f64, at_most: bool) -> Bar {
-    Bar {
-        what: what.to_string(),
-        measured: format!("{ratio:.2}x"),
-        met: if at_most {
-            ratio <= limit
-        } else {
-            ratio >= limit
-        },
+/// Which side of a bar a ratio must be on.
+#[derive(Clone, Copy)]
+enum Limit {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Limit {
+    fn allows(self, ratio: f64) -> bool {
+        match self {
+            Limit::AtMost(limit) => ratio <= limit,
+            Limit::AtLeast(limit) => ratio >= limit,
+        }
     }
 }
+
+/// The benchmark issue's bars on the ratio of two cases of one group:
+/// (description, group, numerator case, denominator case, limit).
+#[rustfmt::skip]
+const RATIO_BARS: [(&str, &str, &str, &str, Limit); 12] = [
+    ("Mutex uncontended, concur ÷ std (≤ 1.0)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.0)),
+    ("Mutex uncontended, concur ÷ parking_lot (≤ 1.0)", "mutex_uncontended", "concur", "parking_lot", Limit::AtMost(1.0)),
+    ("lock_ctx(background) ÷ lock() (≤ 1.05)", "mutex_uncontended", "concur_lock_ctx_background", "concur", Limit::AtMost(1.05)),
+    ("lock_ctx(live context) ÷ lock() (≤ 1.3)", "mutex_uncontended", "concur_lock_ctx_live", "concur", Limit::AtMost(1.3)),
+    ("Semaphore uncontended, try_acquire ÷ tokio try_acquire (≤ 0.6)", "semaphore_uncontended", "concur_try_acquire", "tokio_try_acquire", Limit::AtMost(0.6)),
+    ("Semaphore(1) contended, 2 threads, concur ÷ tokio (≤ 0.25)", "semaphore_contended_2", "concur", "tokio", Limit::AtMost(0.25)),
+    ("Mutex contended, 2 threads, concur ÷ parking_lot (≤ 1.2)", "mutex_contended_2", "concur", "parking_lot", Limit::AtMost(1.2)),
+    ("Fan-out, concur group ÷ rayon scope (≤ 1.5)", "fanout_10000", "concur_group", "rayon_scope", Limit::AtMost(1.5)),
+    ("Fan-out, thread per task ÷ concur group (≥ 100)", "fanout_10000", "thread_per_task", "concur_group", Limit::AtLeast(100.0)),
+    ("WaitGroup, concur ÷ crossbeam (≤ 0.5)", "wait_group_100", "concur", "crossbeam", Limit::AtMost(0.5)),
+    ("Pool, concur ÷ Mutex<Vec> pool (≤ 0.5)", "pool_get_put", "concur", "mutex_vec", Limit::AtMost(0.5)),
+    ("Once fast path, concur ÷ OnceLock (≤ 1.1)", "once_get", "concur", "std_once_lock", Limit::AtMost(1.1)),
+];
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
@@ -326,107 +348,39 @@ fn main() {
             .find(|d| d.name == name)
             .expect("a distribution")
     };
-    let r = |g: &str, a: &str, b: &str| group(g).ns(a) / group(g).ns(b);
+    let mut bars: Vec<Bar> = RATIO_BARS
+        .iter()
+        .map(|&(what, g, a, b, limit)| {
+            let ratio = group(g).ns(a) / group(g).ns(b);
+            Bar {
+                what: what.to_string(),
+                measured: format!("{ratio:.2}x"),
+                met: limit.allows(ratio),
+            }
+        })
+        .collect();
+    let wake_median = |name| dist(name).quantile(0.5).as_secs_f64();
+    let wake_ratio = wake_median("wakeup_concur") / wake_median("wakeup_std_condvar");
     let wake_p99_one = dist("wakeup_concur").quantile(0.99) / 2;
-    let bars = vec![
-        ratio_bar(
-            "Mutex uncontended, concur ÷ std (≤ 1.0)",
-            r("mutex_uncontended", "concur", "std"),
-            1.0,
-            true,
-        ),
-        ratio_bar(
-            "Mutex uncontended, concur ÷ parking_lot (≤ 1.0)",
-            r("mutex_uncontended", "concur", "parking_lot"),
-            1.0,
-            true,
-        ),
-        ratio_bar(
-            "lock_ctx(background) ÷ lock() (≤ 1.05)",
-            r("mutex_uncontended", "concur_lock_ctx_background", "concur"),
-            1.05,
-            true,
-        ),
-        ratio_bar(
-            "lock_ctx(live context) ÷ lock() (≤ 1.3)",
-            r("mutex_uncontended", "concur_lock_ctx_live", "concur"),
-            1.3,
-            true,
-        ),
-        ratio_bar(
-            "Semaphore uncontended, try_acquire ÷ tokio try_acquire (≤ 0.6)",
-            r(
-                "semaphore_uncontended",
-                "concur_try_acquire",
-                "tokio_try_acquire",
-            ),
-            0.6,
-            true,
-        ),
-        ratio_bar(
-            "Semaphore(1) contended, 2 threads, concur ÷ tokio (≤ 0.25)",
-            r("semaphore_contended_2", "concur", "tokio"),
-            0.25,
-            true,
-        ),
-        ratio_bar(
-            "Mutex contended, 2 threads, concur ÷ parking_lot (≤ 1.2)",
-            r("mutex_contended_2", "concur", "parking_lot"),
-            1.2,
-            true,
-        ),
-        ratio_bar(
-            "Wake-up median, concur ÷ std Condvar (≤ 1.0)",
-            dist("wakeup_concur").quantile(0.5).as_secs_f64()
-                / dist("wakeup_std_condvar").quantile(0.5).as_secs_f64(),
-            1.0,
-            true,
-        ),
+    let cancel_p99 = dist("cancel_concur").quantile(0.99);
+    let overshoot_p99 = dist("deadline_overshoot_concur").quantile(0.99);
+    bars.extend([
+        Bar {
+            what: "Wake-up median, concur ÷ std Condvar (≤ 1.0)".into(),
+            measured: format!("{wake_ratio:.2}x"),
+            met: Limit::AtMost(1.0).allows(wake_ratio),
+        },
         Bar {
             what: "Cancel p99 ≤ 2 × one wake-up's p99 (half concur's round-trip p99)".into(),
-            measured: format!(
-                "{} vs 2 × {}",
-                fmt_d(dist("cancel_concur").quantile(0.99)),
-                fmt_d(wake_p99_one)
-            ),
-            met: dist("cancel_concur").quantile(0.99) <= wake_p99_one * 2,
+            measured: format!("{} vs 2 × {}", fmt_d(cancel_p99), fmt_d(wake_p99_one)),
+            met: cancel_p99 <= wake_p99_one * 2,
         },
         Bar {
             what: "Deadline overshoot p99 < 1 ms".into(),
-            measured: fmt_d(dist("deadline_overshoot_concur").quantile(0.99)),
-            met: dist("deadline_overshoot_concur").quantile(0.99) < Duration::from_millis(1),
+            measured: fmt_d(overshoot_p99),
+            met: overshoot_p99 < Duration::from_millis(1),
         },
-        ratio_bar(
-            "Fan-out, concur group ÷ rayon scope (≤ 1.5)",
-            r("fanout_10000", "concur_group", "rayon_scope"),
-            1.5,
-            true,
-        ),
-        ratio_bar(
-            "Fan-out, thread per task ÷ concur group (≥ 100)",
-            r("fanout_10000", "thread_per_task", "concur_group"),
-            100.0,
-            false,
-        ),
-        ratio_bar(
-            "WaitGroup, concur ÷ crossbeam (≤ 0.5)",
-            r("wait_group_100", "concur", "crossbeam"),
-            0.5,
-            true,
-        ),
-        ratio_bar(
-            "Pool, concur ÷ Mutex<Vec> pool (≤ 0.5)",
-            r("pool_get_put", "concur", "mutex_vec"),
-            0.5,
-            true,
-        ),
-        ratio_bar(
-            "Once fast path, concur ÷ OnceLock (≤ 1.1)",
-            r("once_get", "concur", "std_once_lock"),
-            1.1,
-            true,
-        ),
-    ];
+    ]);
 
     // Plots.
     let plots = root.join("benches/plots");
