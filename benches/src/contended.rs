@@ -11,7 +11,7 @@ use std::hint::black_box;
 use std::sync::{Barrier, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use concur::Context;
+use concur_sync::Context;
 
 use crate::anchors::{block_on, CondvarSemaphore};
 use crate::Group;
@@ -54,7 +54,7 @@ fn mutex(threads: usize) -> Group {
     };
     Group::new(name, "lock, increment, unlock (per operation, all threads)")
         .case("concur", move |n| {
-            let m = concur::Mutex::new(0u64);
+            let m = concur_sync::Mutex::new(0u64);
             run_threads(threads, n, || *black_box(&m).lock() += 1)
         })
         .case("std", move |n| {
@@ -75,7 +75,7 @@ fn semaphore(threads: usize) -> Group {
     };
     Group::new(name, "acquire the one permit (blocking), release it")
         .case("concur", move |n| {
-            let sem = concur::Semaphore::new(1);
+            let sem = concur_sync::Semaphore::new(1);
             let bg = Context::background();
             run_threads(threads, n, || {
                 drop(black_box(&sem).acquire(&bg, 1).unwrap())

@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use concur::{Context, Group as TaskGroup};
+use concur_sync::{Context, Group as TaskGroup};
 
 use crate::{time, Group};
 

@@ -17,14 +17,14 @@ use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur::{Context, Error, Semaphore};
+use concur_sync::{Context, Error, Semaphore};
 
 use crate::Group;
 
 /// Which implementation passes the token in a ping-pong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PingPong {
-    /// Two `concur::Semaphore`s of 0 permits.
+    /// Two `concur_sync::Semaphore`s of 0 permits.
     Concur,
     /// Two `Mutex<bool>` + `Condvar` pairs.
     Condvar,

@@ -24,7 +24,7 @@ pub fn table() -> Vec<SizeRow> {
         row(
             "Mutex<()>",
             [
-                Some(size_of::<concur::Mutex<()>>()),
+                Some(size_of::<concur_sync::Mutex<()>>()),
                 Some(size_of::<std::sync::Mutex<()>>()),
                 Some(size_of::<parking_lot::Mutex<()>>()),
                 Some(size_of::<tokio::sync::Mutex<()>>()),
@@ -34,7 +34,7 @@ pub fn table() -> Vec<SizeRow> {
         row(
             "RwLock<()>",
             [
-                Some(size_of::<concur::RwLock<()>>()),
+                Some(size_of::<concur_sync::RwLock<()>>()),
                 Some(size_of::<std::sync::RwLock<()>>()),
                 Some(size_of::<parking_lot::RwLock<()>>()),
                 Some(size_of::<tokio::sync::RwLock<()>>()),
@@ -44,7 +44,7 @@ pub fn table() -> Vec<SizeRow> {
         row(
             "Semaphore (other: async-lock)",
             [
-                Some(size_of::<concur::Semaphore>()),
+                Some(size_of::<concur_sync::Semaphore>()),
                 None,
                 None,
                 Some(size_of::<tokio::sync::Semaphore>()),
@@ -54,7 +54,7 @@ pub fn table() -> Vec<SizeRow> {
         row(
             "WaitGroup (other: crossbeam, an Arc)",
             [
-                Some(size_of::<concur::WaitGroup>()),
+                Some(size_of::<concur_sync::WaitGroup>()),
                 None,
                 None,
                 None,
@@ -64,7 +64,7 @@ pub fn table() -> Vec<SizeRow> {
         row(
             "Once<()> / OnceLock<()>",
             [
-                Some(size_of::<concur::Once<()>>()),
+                Some(size_of::<concur_sync::Once<()>>()),
                 Some(size_of::<std::sync::OnceLock<()>>()),
                 Some(size_of::<parking_lot::Once>()),
                 Some(size_of::<tokio::sync::OnceCell<()>>()),
@@ -83,7 +83,13 @@ pub fn table() -> Vec<SizeRow> {
         ),
         row(
             "Context (other: none)",
-            [Some(size_of::<concur::Context>()), None, None, None, None],
+            [
+                Some(size_of::<concur_sync::Context>()),
+                None,
+                None,
+                None,
+                None,
+            ],
         ),
     ]
 }

@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex as StdMutex, OnceLock};
 
-use concur::Context;
+use concur_sync::Context;
 
 use crate::anchors::CondvarSemaphore;
 use crate::{time, Group};
@@ -36,9 +36,9 @@ pub fn groups() -> Vec<Group> {
 }
 
 fn mutex() -> Group {
-    let concur = concur::Mutex::new(0u64);
-    let ctx_bg = concur::Mutex::new(0u64);
-    let ctx_live = concur::Mutex::new(0u64);
+    let concur = concur_sync::Mutex::new(0u64);
+    let ctx_bg = concur_sync::Mutex::new(0u64);
+    let ctx_live = concur_sync::Mutex::new(0u64);
     let (live, cancel) = Context::background().with_cancel();
     let std = StdMutex::new(0u64);
     let pl = parking_lot::Mutex::new(0u64);
@@ -74,7 +74,7 @@ fn mutex() -> Group {
 }
 
 fn rwlock_read() -> Group {
-    let concur = concur::RwLock::new(0u64);
+    let concur = concur_sync::RwLock::new(0u64);
     let std = std::sync::RwLock::new(0u64);
     let pl = parking_lot::RwLock::new(0u64);
     Group::new("rwlock_read", "read lock, load, unlock")
@@ -90,7 +90,7 @@ fn rwlock_read() -> Group {
 }
 
 fn rwlock_write() -> Group {
-    let concur = concur::RwLock::new(0u64);
+    let concur = concur_sync::RwLock::new(0u64);
     let std = std::sync::RwLock::new(0u64);
     let pl = parking_lot::RwLock::new(0u64);
     Group::new("rwlock_write", "write lock, increment, unlock")
@@ -106,8 +106,8 @@ fn rwlock_write() -> Group {
 }
 
 fn semaphore() -> Group {
-    let concur = concur::Semaphore::new(8);
-    let concur_ctx = concur::Semaphore::new(8);
+    let concur = concur_sync::Semaphore::new(8);
+    let concur_ctx = concur_sync::Semaphore::new(8);
     let tokio = tokio::sync::Semaphore::new(8);
     let al = async_lock::Semaphore::new(8);
     let cv = CondvarSemaphore::new(8);
@@ -138,7 +138,7 @@ fn wait_group() -> Group {
     Group::new("wait_group_100", "100 add/done, then wait")
         .case("concur", |n| {
             time(n, || {
-                let wg = concur::WaitGroup::new();
+                let wg = concur_sync::WaitGroup::new();
                 for _ in 0..100 {
                     wg.add(1);
                     black_box(&wg).done();
@@ -168,7 +168,8 @@ fn wait_group() -> Group {
 }
 
 fn pool() -> Group {
-    let concur = concur::Pool::new(|| Vec::<u8>::with_capacity(4096)).with_reset(|v| v.clear());
+    let concur =
+        concur_sync::Pool::new(|| Vec::<u8>::with_capacity(4096)).with_reset(|v| v.clear());
     let list: StdMutex<Vec<Vec<u8>>> = StdMutex::new(Vec::new());
     Group::new("pool_get_put", "take a 4 KiB buffer, use it, give it back")
         .case("concur", move |n| {
@@ -192,7 +193,7 @@ fn pool() -> Group {
 }
 
 fn once() -> Group {
-    let concur = concur::Once::new();
+    let concur = concur_sync::Once::new();
     concur.get_or_init(|| 7u64);
     let std = OnceLock::new();
     std.get_or_init(|| 7u64);

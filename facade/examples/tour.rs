@@ -1,4 +1,4 @@
-//! A guided tour of concur. Run it with
+//! A guided tour of concur-sync. Run it with
 //!
 //! ```sh
 //! cargo run --release --example tour
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur::{Context, Error, Group, Mutex, Semaphore, TaskError, WaitGroup};
+use concur_sync::{Context, Error, Group, Mutex, Semaphore, TaskError, WaitGroup};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             default_hook(info);
         }
     }));
-    println!("concur tour\n===========\n");
+    println!("concur-sync tour\n================\n");
     bounded_group_over_items()?;
     store_with_lock_ctx()?;
     bounded_fetches()?;
@@ -133,7 +133,7 @@ fn debug_mode() {
     println!("4. Debug mode (--cfg concur_debug)");
     #[cfg(concur_debug)]
     {
-        concur::debug::set_threshold(Duration::from_millis(100));
+        concur_sync::debug::set_threshold(Duration::from_millis(100));
         println!("   threshold 100 ms; a request handler holds the store's lock for 300 ms:");
         let store = Mutex::new(HashMap::<&str, &str>::new());
         thread::scope(|s| {

@@ -59,7 +59,7 @@ fn error_of(state: u8) -> Option<Error> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use concur::{Context, Error, Mutex};
+/// use concur_sync::{Context, Error, Mutex};
 ///
 /// let m = Mutex::new(0);
 /// let held = m.lock();
@@ -80,7 +80,7 @@ pub struct Context {
 /// drops it at once, which cancels the context at once.
 ///
 /// ```
-/// use concur::{Context, Error};
+/// use concur_sync::{Context, Error};
 ///
 /// let (parent, cancel) = Context::background().with_cancel();
 /// let (child, _child_cancel) = parent.with_cancel();
@@ -359,7 +359,7 @@ impl Context {
                         return err;
                     }
                 }
-                Ok(Ok(())) => unreachable!("concur: a count that never reaches zero did"),
+                Ok(Ok(())) => unreachable!("concur-sync: a count that never reaches zero did"),
             }
         }
     }

@@ -260,7 +260,7 @@ fn register(state: &Arc<LockState>) {
         thread::Builder::new()
             .name("concur-watchdog".into())
             .spawn(watchdog)
-            .expect("concur: cannot start the debug watchdog thread");
+            .expect("concur-sync: cannot start the debug watchdog thread");
     });
 }
 

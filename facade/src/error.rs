@@ -1,4 +1,4 @@
-//! The error every blocking call in concur returns.
+//! The error every blocking call in concur-sync returns.
 
 use std::fmt;
 
@@ -11,7 +11,7 @@ use std::fmt;
 /// or waiter is lost.
 ///
 /// ```
-/// use concur::{Context, Error};
+/// use concur_sync::{Context, Error};
 ///
 /// let (ctx, cancel) = Context::background().with_cancel();
 /// cancel.cancel();

@@ -516,7 +516,7 @@ impl<'env> Core<'env> {
     fn wait(&self, ctx: &Context) -> Result<(), GroupError> {
         assert!(
             !self.on_own_worker(),
-            "concur: a group's task waited for its own group, which would wait for itself"
+            "concur-sync: a group's task waited for its own group, which would wait for itself"
         );
         // An ended `ctx` with nothing pending is not an interruption.
         let interrupted = self
@@ -555,8 +555,9 @@ impl<'env> Core<'env> {
         }
         let orphans: Vec<Task<'env>> = state.queue.drain(..).collect();
         for _ in &orphans {
-            let failure =
-                TaskError::Failed(format!("concur: cannot start a worker thread: {err}").into());
+            let failure = TaskError::Failed(
+                format!("concur-sync: cannot start a worker thread: {err}").into(),
+            );
             if state.errors.len() < self.max_errors {
                 state.errors.push(failure);
             } else {
@@ -587,7 +588,7 @@ thread_local! {
 /// [module docs](crate::group).
 ///
 /// ```
-/// use concur::{Context, Group};
+/// use concur_sync::{Context, Group};
 ///
 /// let group = Group::builder().limit(2).build()?;
 /// for i in 0..10 {
@@ -595,7 +596,7 @@ thread_local! {
 /// }
 /// let err = group.wait(&Context::background()).unwrap_err();
 /// assert_eq!(err.errors().len(), 2); // items 3 and 7: every error, not the first
-/// # Ok::<(), concur::ConfigError>(())
+/// # Ok::<(), concur_sync::ConfigError>(())
 /// ```
 ///
 /// Dropping a group cancels its context (tasks not yet started are
@@ -765,7 +766,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 /// ```
 /// let mut totals = vec![0u64; 4];
 /// let data = vec![1u64, 2, 3, 4, 5, 6, 7, 8];
-/// concur::scope(|s| {
+/// concur_sync::scope(|s| {
 ///     for (total, chunk) in totals.iter_mut().zip(data.chunks(2)) {
 ///         s.go(move || {
 ///             *total = chunk.iter().sum();
@@ -774,7 +775,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 ///     }
 /// })?;
 /// assert_eq!(totals, [3, 7, 11, 15]);
-/// # Ok::<(), concur::GroupError>(())
+/// # Ok::<(), concur_sync::GroupError>(())
 /// ```
 pub fn scope<'env, F, R>(f: F) -> Result<R, GroupError>
 where

@@ -21,7 +21,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use concur::{Context, Error, Semaphore};
+//! use concur_sync::{Context, Error, Semaphore};
 //!
 //! let sem = Semaphore::new(1);
 //! let _held = sem.acquire(&Context::background(), 1)?;

@@ -17,7 +17,7 @@ use crate::{Context, Error};
 ///
 /// ```
 /// use std::time::Duration;
-/// use concur::{Context, Error, Mutex};
+/// use concur_sync::{Context, Error, Mutex};
 ///
 /// let store = Mutex::new(vec![1, 2]);
 /// store.lock().push(3);
@@ -50,7 +50,7 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 /// std's guard).
 ///
 /// ```
-/// use concur::Mutex;
+/// use concur_sync::Mutex;
 ///
 /// let m = Mutex::new(1);
 /// let mut guard = m.lock();

@@ -17,7 +17,7 @@ use crate::{Context, Error};
 /// runs its own initializer.
 ///
 /// ```
-/// use concur::{Context, Once};
+/// use concur_sync::{Context, Once};
 ///
 /// static CONFIG: Once<String> = Once::new();
 /// assert_eq!(CONFIG.get(), None);
@@ -26,7 +26,7 @@ use crate::{Context, Error};
 /// assert_eq!(CONFIG.get_or_init(|| "loaded".to_string()), "loaded");
 /// let again = CONFIG.get_or_init_ctx(&Context::background(), || unreachable!())?;
 /// assert_eq!(again, "loaded");
-/// # Ok::<(), concur::Error>(())
+/// # Ok::<(), concur_sync::Error>(())
 /// ```
 pub struct Once<T> {
     state: OnceState,

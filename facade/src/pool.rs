@@ -25,7 +25,7 @@ type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
 /// made: getting and returning one allocates nothing.
 ///
 /// ```
-/// use concur::Pool;
+/// use concur_sync::Pool;
 ///
 /// let pool = Pool::new(|| Vec::<u8>::with_capacity(1024)).with_reset(|v| v.clear());
 /// {
@@ -46,7 +46,7 @@ pub struct Pool<T> {
 /// An object taken from a [`Pool`]; goes back (reset) when dropped.
 ///
 /// ```
-/// use concur::Pool;
+/// use concur_sync::Pool;
 ///
 /// let pool = Pool::new(String::new).with_reset(|s| s.clear());
 /// let mut s = pool.get();

@@ -16,7 +16,7 @@ use crate::{Context, Error};
 /// readers cannot starve writers. 16 bytes plus the data. No poisoning.
 ///
 /// ```
-/// use concur::{Context, RwLock};
+/// use concur_sync::{Context, RwLock};
 ///
 /// let config = RwLock::new(String::from("v1"));
 /// {
@@ -27,7 +27,7 @@ use crate::{Context, Error};
 /// }
 /// *config.write() = "v2".into();
 /// assert_eq!(*config.read(), "v2");
-/// # Ok::<(), concur::Error>(())
+/// # Ok::<(), concur_sync::Error>(())
 /// ```
 pub struct RwLock<T: ?Sized> {
     raw: RawRwLock,
@@ -45,7 +45,7 @@ unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
 /// Shared access to the data of a read-locked [`RwLock`]; unlocks on drop.
 ///
 /// ```
-/// use concur::RwLock;
+/// use concur_sync::RwLock;
 ///
 /// let l = RwLock::new(5);
 /// let (a, b) = (l.read(), l.read());
@@ -60,7 +60,7 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
 /// Exclusive access to the data of a write-locked [`RwLock`]; unlocks on drop.
 ///
 /// ```
-/// use concur::RwLock;
+/// use concur_sync::RwLock;
 ///
 /// let l = RwLock::new(vec![1]);
 /// l.write().push(2);

@@ -21,7 +21,7 @@ pub use concur_core::MAX_PERMITS;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use concur::{Context, Semaphore};
+/// use concur_sync::{Context, Semaphore};
 ///
 /// let sem = Arc::new(Semaphore::new(2));
 /// let ctx = Context::background();
@@ -34,7 +34,7 @@ pub use concur_core::MAX_PERMITS;
 /// std::thread::spawn(move || drop(owned)).join().unwrap();
 /// drop(b);
 /// assert_eq!(sem.available(), 2);
-/// # Ok::<(), concur::Error>(())
+/// # Ok::<(), concur_sync::Error>(())
 /// ```
 pub struct Semaphore {
     raw: RawSemaphore,
@@ -45,14 +45,14 @@ pub struct Semaphore {
 /// Permits held from a [`Semaphore`]; released when dropped.
 ///
 /// ```
-/// use concur::{Context, Semaphore};
+/// use concur_sync::{Context, Semaphore};
 ///
 /// let sem = Semaphore::new(3);
 /// let permit = sem.acquire(&Context::background(), 2)?;
 /// assert_eq!((permit.num_permits(), sem.available()), (2, 1));
 /// permit.forget(); // gone for good: the semaphore now has 1 permit
 /// assert_eq!(sem.capacity(), 1);
-/// # Ok::<(), concur::Error>(())
+/// # Ok::<(), concur_sync::Error>(())
 /// ```
 #[must_use = "the permits are released as soon as the Permit is dropped"]
 pub struct Permit<'a> {
@@ -65,7 +65,7 @@ pub struct Permit<'a> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use concur::Semaphore;
+/// use concur_sync::Semaphore;
 ///
 /// let sem = Arc::new(Semaphore::new(1));
 /// let permit = sem.clone().try_acquire_owned(1).unwrap();

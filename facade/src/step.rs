@@ -27,7 +27,7 @@ use crate::{timer, Context, Error};
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use concur::{step, Context, Error};
+/// use concur_sync::{step, Context, Error};
 ///
 /// let far = Instant::now() + Duration::from_secs(3600);
 /// let (ctx, _cancel) = Context::background().with_deadline(far);
@@ -55,7 +55,7 @@ pub struct Registered<'a> {
 ///
 /// ```
 /// use std::pin::pin;
-/// use concur::{step, Context, Error};
+/// use concur_sync::{step, Context, Error};
 /// use concur_core::Waiter;
 ///
 /// let (ctx, cancel) = Context::background().with_cancel();

@@ -11,7 +11,7 @@ use crate::Group;
 ///
 /// ```should_panic
 /// use std::sync::mpsc;
-/// use concur::{testing::LeakGuard, Group};
+/// use concur_sync::{testing::LeakGuard, Group};
 ///
 /// let group = Group::builder().limit(1).build().unwrap();
 /// let _guard = LeakGuard::watch(&group);

@@ -43,7 +43,7 @@ fn timer() -> &'static Timer {
         std::thread::Builder::new()
             .name("concur-timer".into())
             .spawn(move || run(timer))
-            .expect("concur: cannot start the deadline timer thread");
+            .expect("concur-sync: cannot start the deadline timer thread");
     });
     timer
 }

@@ -10,7 +10,7 @@ use crate::{Context, Error};
 /// is zero. Reusable once a wait has returned. 8 bytes.
 ///
 /// ```
-/// use concur::WaitGroup;
+/// use concur_sync::WaitGroup;
 ///
 /// let wg = WaitGroup::new();
 /// std::thread::scope(|s| {

@@ -12,7 +12,7 @@ use std::cell::Cell;
 use std::sync::{mpsc, Arc};
 use std::thread;
 
-use concur::{Context, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
+use concur_sync::{Context, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
 
 struct Counting;
 

@@ -4,7 +4,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur::{Context, Error};
+use concur_sync::{Context, Error};
 
 const HANG: Duration = Duration::from_secs(60);
 

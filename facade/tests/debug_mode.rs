@@ -10,7 +10,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex as StdMutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur::{debug, Context, Mutex, RwLock, Semaphore};
+use concur_sync::{debug, Context, Mutex, RwLock, Semaphore};
 
 const HANG: Duration = Duration::from_secs(30);
 

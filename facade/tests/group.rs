@@ -6,8 +6,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
-use concur::testing::LeakGuard;
-use concur::{Context, Error, Group, GroupError, TaskError};
+use concur_sync::testing::LeakGuard;
+use concur_sync::{Context, Error, Group, GroupError, TaskError};
 
 const HANG: Duration = Duration::from_secs(60);
 
@@ -236,7 +236,7 @@ fn drop_cancels_pending_tasks_and_joins_workers() {
 fn scope_tasks_borrow_from_the_stack() {
     let data: Vec<u64> = (1..=100).collect();
     let mut sums = [0u64; 10];
-    concur::scope(|s| {
+    concur_sync::scope(|s| {
         for (sum, chunk) in sums.iter_mut().zip(data.chunks(10)) {
             s.go(move || {
                 *sum = chunk.iter().sum();

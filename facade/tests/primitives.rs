@@ -6,7 +6,7 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur::{Context, Error, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
+use concur_sync::{Context, Error, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
 
 const HANG: Duration = Duration::from_secs(60);
 
@@ -34,7 +34,7 @@ fn ended() -> Context {
     ctx
 }
 
-fn short_deadline() -> (Context, concur::CancelHandle) {
+fn short_deadline() -> (Context, concur_sync::CancelHandle) {
     Context::background().with_timeout(Duration::from_millis(20))
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use concur::{Context, Group, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
+use concur_sync::{Context, Group, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
 
 #[cfg(target_os = "linux")]
 fn thread_names() -> Vec<String> {
@@ -35,7 +35,7 @@ fn no_watchdog_thread_after_using_every_primitive() {
     let pool = Pool::new(|| 0u8);
     drop(pool.get());
     let group = Group::builder().limit(2).build().unwrap();
-    group.go(|| Ok::<(), concur::Error>(()));
+    group.go(|| Ok::<(), concur_sync::Error>(()));
     group.wait(&ctx).unwrap();
     let names = thread_names();
     assert!(

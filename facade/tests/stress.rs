@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::thread;
 use std::time::Duration;
 
-use concur::{CancelHandle, Context, Error, Mutex, RwLock, Semaphore};
+use concur_sync::{CancelHandle, Context, Error, Mutex, RwLock, Semaphore};
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
@@ -155,7 +155,7 @@ fn conservation_under_random_cancellation() {
 
 #[test]
 fn wait_group_once_and_pool_under_contention() {
-    use concur::{Once, Pool, WaitGroup};
+    use concur_sync::{Once, Pool, WaitGroup};
     within(HANG, || {
         let created = Arc::new(AtomicU64::new(0));
         let pool = {

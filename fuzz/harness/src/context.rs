@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use arbitrary::{Arbitrary, Unstructured};
 
 use crate::next_op;
-use concur::step::{self, Registered};
-use concur::{CancelHandle, Context, Error};
 use concur_core::Waiter;
+use concur_sync::step::{self, Registered};
+use concur_sync::{CancelHandle, Context, Error};
 
 const MAX_CONTEXTS: usize = 64;
 const MAX_WAITERS: usize = 64;

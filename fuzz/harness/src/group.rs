@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 
 use arbitrary::{Arbitrary, Unstructured};
-use concur::{Context, Group, TaskError};
+use concur_sync::{Context, Group, TaskError};
 
 const TASK_PANIC: &str = "concur-fuzz task panic";
 

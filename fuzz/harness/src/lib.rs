@@ -8,7 +8,7 @@
 //! over the checked-in corpus and pseudo-random inputs.
 //!
 //! The single-threaded targets drive waits step by step (`concur_core::step`,
-//! `concur::step`) and park through [`park::StepPark`], which records wakes
+//! `concur_sync::step`) and park through [`park::StepPark`], which records wakes
 //! instead of sleeping, so they can check that every wait that should end
 //! was actually woken.
 
