@@ -1,4 +1,5 @@
-//! The `no_std`, allocation-free core of concur.
+//! The `no_std`, allocation-free core of concur: the locks and the semaphore
+//! under [`concur-sync`](https://docs.rs/concur-sync).
 //!
 //! Lock-free fast paths and futex-parked slow paths for:
 //!
@@ -11,7 +12,7 @@
 //! Every blocking operation has an interruptible form that takes a pinned
 //! [`Waiter`]. Another thread holding `&Waiter` can call
 //! [`Waiter::interrupt`] to end the wait with an error; the core knows
-//! nothing of contexts or clocks, the facade (`concur`) builds those on this
+//! nothing of contexts or clocks, the facade (`concur-sync`) builds those on this
 //! hook. Nothing is lost to an interrupt: a partly granted waiter gives its
 //! permits back, an interrupted waiter that absorbed a wake passes it on.
 //!
@@ -23,9 +24,15 @@
 //! The core needs 64-bit atomics (`target_has_atomic = "64"`).
 #![no_std]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(loom)]
 extern crate std;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub mod counter;
 mod list;
@@ -35,6 +42,7 @@ pub mod park;
 pub mod rwlock;
 pub mod semaphore;
 #[cfg(feature = "step")]
+#[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 pub mod step;
 mod sync;
 pub mod waiter;

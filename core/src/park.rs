@@ -43,6 +43,7 @@ pub trait Park {
 
 /// Parks on the OS futex (Linux `futex`, macOS `__ulock`, Windows `WaitOnAddress`).
 #[cfg(all(feature = "futex", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "futex")))]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FutexPark;
 

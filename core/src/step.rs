@@ -57,6 +57,7 @@ pub struct AcquireStep<'a, P: Park> {
     scope: Option<WaitScope<'a, P>>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 impl<P: Park> RawSemaphore<P> {
     /// Starts [`acquire`](Self::acquire) of `n` permits: the same code, but
     /// where `acquire` would sleep, this returns the queued wait.
@@ -155,6 +156,7 @@ pub struct RwLockStep<'a, P: Park> {
     scope: Option<WaitScope<'a, P>>,
 }
 
+#[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 impl<P: Park> RawRwLock<P> {
     /// Starts [`read_interruptible`](Self::read_interruptible), without
     /// spinning; where it would sleep, returns the blocked wait.

@@ -14,7 +14,7 @@
 //! One watchdog thread for the process, started by the first debug lock
 //! used, publishes a coarse millisecond tick (so locking reads no clock: it
 //! copies the tick) and scans the registered locks. A lock held past the
-//! [threshold](threshold) produces one event while it is still held:
+//! [threshold] produces one event while it is still held:
 //!
 //! ```text
 //! WARN holder=src/store.rs:42 duration=5.001s waiters=2 mutex held too long

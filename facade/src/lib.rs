@@ -1,4 +1,4 @@
-//! concur: synchronization primitives whose every blocking call takes a
+//! concur-sync: synchronization primitives whose every blocking call takes a
 //! [`Context`] and ends with [`Error::Cancelled`] or
 //! [`Error::DeadlineExceeded`] when that context ends.
 //!
@@ -30,13 +30,17 @@
 //! # Ok::<(), Error>(())
 //! ```
 
-/// The README's examples, compiled and run as doc tests.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's examples, compiled and run as doc tests. (`README.md` in
+/// this package is the repository's README; `cargo package` copies it in.)
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
 mod context;
 #[cfg(concur_debug)]
+#[cfg_attr(docsrs, doc(cfg(concur_debug)))]
 pub mod debug;
 mod error;
 pub mod group;
@@ -46,6 +50,7 @@ mod pool;
 mod rwlock;
 mod semaphore;
 #[cfg(feature = "step")]
+#[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 pub mod step;
 pub mod testing;
 mod timer;

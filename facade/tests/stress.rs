@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use concur_sync::{CancelHandle, Context, Error, Mutex, RwLock, Semaphore};
 
-#[path = "../../core/tests/common/mod.rs"]
 mod common;
 use common::within;
 

@@ -1,0 +1,25 @@
+//! Helpers shared by the facade's real-thread tests. They live in this
+//! package (not in `core/tests/`) so that the published tarball builds and
+//! runs its own tests.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// Runs `body` on another thread and fails the test if it has not finished
+/// after `limit`: the limit is generous and only fires on a real hang. A
+/// panic in `body` is the test's panic.
+pub fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done_tx, done_rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let out = body();
+        let _ = done_tx.send(());
+        out
+    });
+    if let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(limit) {
+        panic!("hang: not finished after {limit:?}");
+    }
+    // Finished, or dropped the sender by panicking: join says which.
+    worker
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
