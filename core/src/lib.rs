@@ -50,7 +50,7 @@ pub mod waiter;
 pub use counter::{WaitCounter, MAX_COUNT};
 pub use mutex::RawMutex;
 pub use once::{Begin, OnceGuard, OnceState};
-pub use park::{DefaultPark, Park, SpinPark};
+pub use park::{DefaultPark, NoDeadline, Park, SpinPark, TimedOut};
 pub use rwlock::RawRwLock;
 pub use semaphore::{AcquireError, RawSemaphore, Snapshot, TryAcquireError, MAX_PERMITS};
 pub use waiter::{Interrupted, Waiter};

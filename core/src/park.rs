@@ -18,27 +18,106 @@
 //!   condition variable, so loom explores real blocking instead of a spin.
 //!
 //! [`DefaultPark`] names the first of these that is available.
+//!
+//! # The trait's shape
+//!
+//! [`Park`] is an `unsafe trait` because the core's soundness rests on it:
+//! waits and wakes must not unwind (a waiter node is linked into a queue
+//! while its thread sleeps) and wakes must not dereference the pointer they
+//! are given (the word may belong to a node that was freed the moment its
+//! change became visible). The core still cleans up if a parker unwinds
+//! anyway (every such wait parks through one guarded helper), but only the contract makes that a
+//! bug of the parker rather than of its caller.
+//!
+//! Besides `wait` and the wakes it has a timed wait, whose deadline type
+//! belongs to the parker (a parker without a clock says so with
+//! [`NoDeadline`], and then no deadline can be handed to it), and a yield
+//! hook for spin-then-yield loops, with a default (a spin hint) that is
+//! correct everywhere. Further waits (on two words at once, where a platform
+//! has one) would be added as provided methods with a fallback default, so
+//! implementors written against this shape keep compiling.
 
 use crate::sync::AtomicU32;
 
+/// A timed [`Park::wait_until`] returned because its deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimedOut;
+
+/// The deadline type of a parker that has no clock: it has no values, so a
+/// timed wait can never be asked of such a parker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NoDeadline {}
+
 /// A futex-like wait/wake mechanism.
 ///
-/// # Contract
+/// # Safety
 ///
-/// * `wait(word, expected)` must not return until `word` has been observed to
-///   differ from `expected`, or a `wake_*` call on `word` was made after
-///   `wait` observed `expected`, or it returns spuriously. It must never
-///   miss a wake that follows a change of `word` (the futex guarantee).
-/// * `wake_*` take raw pointers because a woken node may be freed by its owner
-///   the moment it observes the change that preceded the wake: an
-///   implementation must never dereference the pointer, only use its address.
-pub trait Park {
+/// Implementations promise, and the core relies on it for memory safety:
+///
+/// * `wait(word, expected)` does not return until `word` has been observed
+///   to differ from `expected`, or a `wake_*` call on `word` was made after
+///   `wait` observed `expected`, or it returns spuriously. It never misses a
+///   wake that follows a change of `word` (the futex guarantee).
+///   [`wait_until`](Park::wait_until) is the same, and may also return
+///   [`TimedOut`], but only once its deadline has passed.
+/// * `wake_one` and `wake_all` never dereference their pointer, only use its
+///   address: a woken node may be freed by its owner the moment it observes
+///   the change that preceded the wake.
+/// * None of the methods unwinds. (The core does not trust this blindly:
+///   every wait that parks with a node linked cleans up if the parker
+///   unwinds, and a second panic during that clean-up aborts. But a parker
+///   that unwinds is broken, and may leave a wait ended early.)
+pub unsafe trait Park {
+    /// A point in time a timed wait may sleep until; the parker's own clock.
+    type Deadline: Copy + core::fmt::Debug + Send + Sync;
+
     /// Blocks while `word` holds `expected`. May return spuriously.
     fn wait(word: &AtomicU32, expected: u32);
+
+    /// Blocks while `word` holds `expected`, but not past `deadline`: returns
+    /// `Err(TimedOut)` once the deadline has passed, `Ok` when woken (or
+    /// spuriously). Has no default: only the parker knows its clock.
+    fn wait_until(
+        word: &AtomicU32,
+        expected: u32,
+        deadline: Self::Deadline,
+    ) -> Result<(), TimedOut>;
+
     /// Wakes at most one thread blocked in `wait` on `word`.
     fn wake_one(word: *const AtomicU32);
+
     /// Wakes every thread blocked in `wait` on `word`.
     fn wake_all(word: *const AtomicU32);
+
+    /// Gives up the processor for a moment, for a thread that has spun and
+    /// is about to try once more before it sleeps. The default is a spin
+    /// hint, which any target has; a parker on an OS may yield the thread.
+    #[inline]
+    fn yield_now() {
+        crate::sync::spin_hint();
+    }
+}
+
+/// Parks through `P` like [`Park::wait`]; if the parker unwinds anyway (it
+/// must not), runs `clean_up` before the unwind goes on. Every core wait
+/// that sleeps while its node is linked, or while it is counted somewhere,
+/// sleeps through this, with a `clean_up` that unlinks or uncounts it, so
+/// an unwinding parker cannot leave a dead node in a queue. A panic inside
+/// `clean_up` is a panic during unwinding, which aborts.
+#[inline]
+pub(crate) fn wait_or_clean_up<P: Park>(word: &AtomicU32, expected: u32, clean_up: impl FnOnce()) {
+    /// Runs the clean-up when dropped, unless disarmed.
+    struct OnUnwind<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for OnUnwind<F> {
+        fn drop(&mut self) {
+            if let Some(clean_up) = self.0.take() {
+                clean_up();
+            }
+        }
+    }
+    let mut guard = OnUnwind(Some(clean_up));
+    P::wait(word, expected);
+    guard.0 = None;
 }
 
 /// Parks on the OS futex (Linux `futex`, macOS `__ulock`, Windows `WaitOnAddress`).
@@ -47,11 +126,22 @@ pub trait Park {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FutexPark;
 
+// SAFETY: the futex guarantee is the kernel's; `atomic-wait`'s wait and
+// wakes do not panic, and its wakes pass the address to the kernel without
+// dereferencing it.
 #[cfg(all(feature = "futex", not(loom)))]
-impl Park for FutexPark {
+unsafe impl Park for FutexPark {
+    /// Timed futex waits come with the deadlines work; until then this
+    /// parker takes no deadline.
+    type Deadline = NoDeadline;
+
     #[inline]
     fn wait(word: &AtomicU32, expected: u32) {
         atomic_wait::wait(word, expected);
+    }
+    #[inline]
+    fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
+        match deadline {}
     }
     #[inline]
     fn wake_one(word: *const AtomicU32) {
@@ -71,10 +161,19 @@ impl Park for FutexPark {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpinPark;
 
-impl Park for SpinPark {
+// SAFETY: every `wait` returns at once (a spurious return, which the
+// contract allows), the wakes do nothing, and nothing here can panic.
+unsafe impl Park for SpinPark {
+    /// No clock without an OS.
+    type Deadline = NoDeadline;
+
     #[inline]
     fn wait(_word: &AtomicU32, _expected: u32) {
         crate::sync::spin_hint();
+    }
+    #[inline]
+    fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
+        match deadline {}
     }
     #[inline]
     fn wake_one(_word: *const AtomicU32) {}
@@ -132,8 +231,17 @@ impl LoomPark {
     }
 }
 
+// SAFETY: the emulation compares and enqueues under one loom mutex, so a
+// wake after a change of the word cannot be missed; wakes compare addresses
+// only. (Loom's own panics end the model, which is the point.)
 #[cfg(loom)]
-impl Park for LoomPark {
+unsafe impl Park for LoomPark {
+    /// Deadlines under loom come with the deadlines work.
+    type Deadline = NoDeadline;
+
+    fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
+        match deadline {}
+    }
     fn wait(word: &AtomicU32, expected: u32) {
         let (lock, condvar) = &*LOOM_FUTEX;
         let mut futex = lock.lock().unwrap();

@@ -34,7 +34,7 @@
 use core::marker::PhantomData;
 use core::pin::Pin;
 
-use crate::park::{DefaultPark, Park};
+use crate::park::{wait_or_clean_up, DefaultPark, Park};
 use crate::sync::{spin_hint, AtomicU32, AtomicU64, Ordering, SPIN_LIMIT};
 use crate::waiter::{Interrupted, Waiter, EPOCH_UNIT};
 
@@ -287,7 +287,11 @@ impl<P: Park> RawRwLock<P> {
         loop {
             match self.write_attempt(node) {
                 Attempt::Done(result) => return result,
-                Attempt::Sleep(wake) => P::wait(&self.writers_wake, wake),
+                // A parker that unwinds must not leave us counted: that
+                // would keep readers out of an unlocked lock forever.
+                Attempt::Sleep(wake) => {
+                    wait_or_clean_up::<P>(&self.writers_wake, wake, || self.withdraw_writer())
+                }
             }
         }
     }
@@ -323,14 +327,19 @@ impl<P: Park> RawRwLock<P> {
                 continue;
             }
             if node.is_some_and(Waiter::is_interrupted) {
-                let state = self.state.fetch_sub(WRITER_UNIT, Ordering::Release) - WRITER_UNIT;
-                // We may have absorbed the wake meant for the next owner, and
-                // our withdrawal may be what lets readers in: redo the waking.
-                self.wake_after_release(state);
+                self.withdraw_writer();
                 return Attempt::Done(Err(Interrupted));
             }
             return Attempt::Sleep(wake);
         }
+    }
+
+    /// Takes an announced writer out of the waiting count without the lock.
+    pub(crate) fn withdraw_writer(&self) {
+        let state = self.state.fetch_sub(WRITER_UNIT, Ordering::Release) - WRITER_UNIT;
+        // We may have absorbed the wake meant for the next owner, and our
+        // withdrawal may be what lets readers in: redo the waking.
+        self.wake_after_release(state);
     }
 
     /// Releases one read lock.

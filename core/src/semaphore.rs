@@ -57,7 +57,7 @@ use core::pin::Pin;
 
 use crate::list::WaitList;
 use crate::mutex::RawMutex;
-use crate::park::{DefaultPark, Park};
+use crate::park::{wait_or_clean_up, DefaultPark, Park};
 use crate::sync::{spin_hint, AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell, SPIN_LIMIT};
 use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
 
@@ -334,7 +334,15 @@ impl<P: Park> RawSemaphore<P> {
         }
         let mut word = node.word().load(Ordering::Acquire);
         while word & (DONE | INTERRUPTED) == 0 {
-            P::wait(node.word(), word);
+            wait_or_clean_up::<P>(node.word(), word, || {
+                // The parker unwound with our node linked. Leave as an
+                // interrupted wait leaves, handing on a partial grant (or
+                // giving back a full one), before the node's frame is gone.
+                node.interrupt();
+                // SAFETY: queued by `enqueue` above; the unwind skips the
+                // completion below, so this is the only one.
+                let _ = unsafe { self.complete(node, n) };
+            });
             word = node.word().load(Ordering::Acquire);
         }
         // SAFETY: queued by `enqueue` above, completed only here.

@@ -77,3 +77,21 @@ macro_rules! const_fn {
     };
 }
 pub(crate) use const_fn;
+
+/// Ends the process: `core` has no `abort`, so this panics while a guard
+/// whose drop panics again is live. With `panic = "abort"` the first panic
+/// aborts; with unwinding, the second panic happens during the unwind, which
+/// Rust turns into an abort before any `catch_unwind` can see it. For
+/// invariants whose breach would otherwise be a use-after-free.
+#[cold]
+#[inline(never)]
+pub(crate) fn abort(msg: &str) -> ! {
+    struct PanicAgain;
+    impl Drop for PanicAgain {
+        fn drop(&mut self) {
+            panic!("concur-core: aborting");
+        }
+    }
+    let _again = PanicAgain;
+    panic!("{msg}");
+}

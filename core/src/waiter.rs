@@ -33,12 +33,25 @@
 //! either the interrupter saw `TARGETED` clear and never touches the target,
 //! or the owner sees `WAKING` and waits for it to clear before its wait
 //! (and the primitive's borrow) can end. No store-buffering argument needed.
+//!
+//! # Who may follow a pointer, and until when
+//!
+//! A node leads an interrupter to a primitive only inside that window: the
+//! target is followed between a `TARGETED` read and the clearing of
+//! `WAKING`, which the owner's wait outlasts on every path out (a return, a
+//! panic, a parker that unwinds). The one way a wait could end without
+//! passing `end` is a leaked step driver, which is why starting one is
+//! `unsafe`; and a node dropped while in use aborts (its `Drop`), so a queue
+//! never keeps a pointer into freed memory either. Waits added after these
+//! (the async ones, the condvar) follow the stricter form of the rule: a
+//! node holds no pointer to a primitive at all, and an interrupter only
+//! flips the node's own word and wakes it by address.
 
 use core::marker::{PhantomData, PhantomPinned};
 use core::ptr;
 
-use crate::park::{DefaultPark, Park};
-use crate::sync::{AtomicPtr, AtomicU32, Ordering, UnsafeCell};
+use crate::park::{wait_or_clean_up, DefaultPark, Park};
+use crate::sync::{abort, AtomicPtr, AtomicU32, Ordering, UnsafeCell};
 
 pub(crate) const DONE: u32 = 1;
 pub(crate) const INTERRUPTED: u32 = 2;
@@ -180,12 +193,15 @@ impl<P: Park> Waiter<P> {
             // SAFETY: `TARGETED` was set (with Release, after `target` was
             // stored) when our AcqRel CAS read it, and the owner cannot end its
             // word wait, and so cannot give up its borrow of the primitive that
-            // owns `target`, until it has seen `WAKING` clear (`end`). So the
-            // target word is alive until the `fetch_and` below.
+            // owns `target`, until it has seen `WAKING` clear (`end`, also
+            // when its parker unwinds). So the target word is alive until
+            // `_clear` clears `WAKING`.
             let target_ref = unsafe { &*target };
             target_ref.fetch_add(EPOCH_UNIT, Ordering::Release);
+            // Clears `WAKING` even if the wake unwinds (a parker must not),
+            // since the owner cannot end its wait until it is clear.
+            let _clear = ClearWaking(&self.word);
             P::wake_all(target);
-            self.word.fetch_and(!WAKING, Ordering::Release);
         }
         P::wake_all(word_ptr);
     }
@@ -251,7 +267,14 @@ impl<P: Park> Waiter<P> {
     fn end(&self) {
         let mut word = self.word.fetch_and(!(TARGETED | IN_USE), Ordering::AcqRel);
         while word & WAKING != 0 {
-            P::wait(&self.word, word & !(TARGETED | IN_USE));
+            wait_or_clean_up::<P>(&self.word, word & !(TARGETED | IN_USE), || {
+                // The parker unwound, and the unwind is about to end the
+                // caller's borrow of the target: the interrupter touching
+                // it must finish first. It is a few instructions from done.
+                while self.word.load(Ordering::Acquire) & WAKING != 0 {
+                    P::yield_now();
+                }
+            });
             word = self.word.load(Ordering::Acquire);
         }
     }
@@ -265,6 +288,29 @@ impl<P: Park> Waiter<P> {
     pub(crate) unsafe fn queued_mut<R>(&self, f: impl FnOnce(&mut Queued<P>) -> R) -> R {
         // SAFETY: exclusive access is the caller's obligation, stated above.
         self.queued.with_mut(|q| f(unsafe { &mut *q }))
+    }
+}
+
+/// Drop check: a node still in use when it is dropped means a wait was
+/// abandoned without ending (its driver leaked), so a queue or an
+/// interrupter may still point at this memory. Pinning guarantees this drop
+/// runs before the memory is reused, so aborting here turns what would be a
+/// use-after-free into a deterministic stop.
+impl<P: Park> Drop for Waiter<P> {
+    fn drop(&mut self) {
+        if self.word.load(Ordering::Acquire) & IN_USE != 0 {
+            abort("concur-core: a Waiter was dropped while a wait was still using it (a leaked step driver?)");
+        }
+    }
+}
+
+/// Clears `WAKING` on the node word when dropped: the end of an
+/// interrupter's visit to the target word, on every path out.
+struct ClearWaking<'a>(&'a AtomicU32);
+
+impl Drop for ClearWaking<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_and(!WAKING, Ordering::Release);
     }
 }
 

@@ -11,9 +11,9 @@ use std::collections::{HashMap, VecDeque};
 
 use std::sync::atomic::AtomicU32;
 
-use concur_core::Park;
+use concur_core::{NoDeadline, Park, TimedOut};
 
-/// Records wakes; a blocking wait is a harness bug and panics.
+/// Records wakes; a blocking wait is a harness bug and aborts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StepPark;
 
@@ -30,9 +30,18 @@ pub struct Wake {
     pub all: bool,
 }
 
-impl Park for StepPark {
+// SAFETY: `wait` never returns (reaching it is a harness bug, reported by
+// aborting, since a parker must not unwind); the wakes only record the
+// address.
+unsafe impl Park for StepPark {
+    type Deadline = NoDeadline;
+
     fn wait(_word: &AtomicU32, _expected: u32) {
-        panic!("step harness: a blocking wait was reached; steps must not sleep");
+        eprintln!("step harness: a blocking wait was reached; steps must not sleep");
+        std::process::abort();
+    }
+    fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
+        match deadline {}
     }
     fn wake_one(word: *const AtomicU32) {
         WAKES.with(|w| {

@@ -110,9 +110,14 @@ impl<'a> Harness<'a> {
         }
         self.waits.push(None);
         let node = self.nodes[id].as_ref();
-        let progress = match mode {
-            RwMode::Read => self.lock.start_read(node),
-            RwMode::Write => self.lock.start_write(node),
+        // SAFETY: every step lives in `self.waits` until it is polled to the
+        // end or dropped with the harness (before the nodes and the lock it
+        // borrows, on a panic too); none is leaked.
+        let progress = unsafe {
+            match mode {
+                RwMode::Read => self.lock.start_read(node),
+                RwMode::Write => self.lock.start_write(node),
+            }
         };
         self.settle(id, mode, progress);
     }

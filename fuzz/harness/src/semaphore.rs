@@ -265,7 +265,10 @@ pub fn run(data: &[u8]) {
                 }
                 let n = u64::from(n % 10);
                 let expected = model.start(id, n);
-                match sem.start_acquire(nodes[id].as_ref(), n) {
+                // SAFETY: every step lives in `steps` until it is polled to
+                // the end or dropped (`steps` is dropped before `nodes` and
+                // `sem`, on a panic too); none is leaked.
+                match unsafe { sem.start_acquire(nodes[id].as_ref(), n) } {
                     Progress::Done(result) => {
                         assert_eq!(
                             Some(result),
