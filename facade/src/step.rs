@@ -42,32 +42,43 @@ pub fn fire_deadlines(until: Instant) -> usize {
 
 /// A waiter registered with a context as a blocked call registers it; see
 /// [`register`]. Dropping it deregisters.
+///
+/// It owns a clone of the waiter, so leaking it (`mem::forget`) leaks the
+/// waiter too: the context then keeps interrupting memory that stays alive,
+/// instead of memory that was freed.
 #[must_use = "dropping a Registered deregisters the waiter"]
-pub struct Registered<'a> {
+pub struct Registered {
     node: Option<Arc<Node>>,
     entry: Pin<Box<Registration>>,
-    _waiter: Pin<&'a Waiter>,
+    // After `entry` in drop order, and only dropped once the entry is
+    // unlinked (in `Drop::drop`).
+    _waiter: Pin<Arc<Waiter>>,
 }
 
 /// Registers `waiter` with `ctx` as a blocked call would, so cancelling
 /// `ctx` (or an ancestor) interrupts it. Fails with the context's error if
 /// it is already done; on [`Context::background`] registers nothing.
 ///
+/// The waiter is shared (`Pin<Arc<_>>`) rather than borrowed so that the
+/// registration can own it: a harness may hold many registrations in any
+/// order, and one it leaks must not leave the context pointing at a freed
+/// waiter.
+///
 /// ```
-/// use std::pin::pin;
+/// use std::sync::Arc;
 /// use concur_sync::{step, Context, Error};
 /// use concur_core::Waiter;
 ///
 /// let (ctx, cancel) = Context::background().with_cancel();
-/// let waiter = pin!(Waiter::new());
-/// let registered = step::register(&ctx, waiter.as_ref())?;
+/// let waiter = Arc::pin(Waiter::new());
+/// let registered = step::register(&ctx, waiter.clone())?;
 /// cancel.cancel();
 /// assert!(waiter.is_interrupted());
 /// drop(registered);
-/// assert_eq!(step::register(&ctx, waiter.as_ref()).err(), Some(Error::Cancelled));
+/// assert_eq!(step::register(&ctx, waiter).err(), Some(Error::Cancelled));
 /// # Ok::<(), Error>(())
 /// ```
-pub fn register<'a>(ctx: &Context, waiter: Pin<&'a Waiter>) -> Result<Registered<'a>, Error> {
+pub fn register(ctx: &Context, waiter: Pin<Arc<Waiter>>) -> Result<Registered, Error> {
     let entry = Box::pin(Registration::new(&waiter));
     let node = ctx.node().cloned();
     if let Some(node) = &node {
@@ -80,7 +91,7 @@ pub fn register<'a>(ctx: &Context, waiter: Pin<&'a Waiter>) -> Result<Registered
     })
 }
 
-impl Drop for Registered<'_> {
+impl Drop for Registered {
     fn drop(&mut self) {
         if let Some(node) = &self.node {
             node.deregister(self.entry.as_ref());
@@ -88,7 +99,7 @@ impl Drop for Registered<'_> {
     }
 }
 
-impl std::fmt::Debug for Registered<'_> {
+impl std::fmt::Debug for Registered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registered").finish_non_exhaustive()
     }

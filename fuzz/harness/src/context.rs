@@ -13,6 +13,7 @@
 //! touched again).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
@@ -97,9 +98,9 @@ pub fn run(data: &[u8]) {
     let base = Instant::now() + Duration::from_secs(3600);
     let at = |ms: u64| base + Duration::from_millis(ms);
     let mut now = 0u64;
-    let waiters: Vec<Pin<Box<Waiter>>> =
-        (0..MAX_WAITERS).map(|_| Box::pin(Waiter::new())).collect();
-    let mut registered: Vec<Option<Registered<'_>>> = Vec::new();
+    let waiters: Vec<Pin<Arc<Waiter>>> =
+        (0..MAX_WAITERS).map(|_| Arc::pin(Waiter::new())).collect();
+    let mut registered: Vec<Option<Registered>> = Vec::new();
     let mut slots = vec![Slot {
         node: None,
         ctx: Some(Context::background()),
@@ -189,7 +190,7 @@ pub fn run(data: &[u8]) {
                 let s = pick(k, slots.len());
                 let Some(ctx) = &slots[s].ctx else { continue };
                 let expected = slots[s].node.and_then(|n| model.nodes[n].err);
-                match step::register(ctx, waiters[id].as_ref()) {
+                match step::register(ctx, waiters[id].clone()) {
                     Ok(reg) => {
                         assert_eq!(expected, None, "registered on a done context; {trace:?}");
                         registered.push(Some(reg));
@@ -229,7 +230,7 @@ pub fn run(data: &[u8]) {
 fn check(
     slots: &[Slot],
     model: &Model,
-    waiters: &[Pin<Box<Waiter>>],
+    waiters: &[Pin<Arc<Waiter>>],
     at: &dyn Fn(u64) -> Instant,
     trace: &[Op],
 ) {
