@@ -38,6 +38,8 @@ use std::sync::{Arc, Mutex as StdMutex, OnceLock, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::background::Background;
+
 /// The environment variable that sets the threshold, in milliseconds.
 pub const THRESHOLD_ENV: &str = "CONCUR_HOLD_THRESHOLD_MS";
 const DEFAULT_THRESHOLD_MS: u64 = 5_000;
@@ -255,12 +257,14 @@ fn register(state: &Arc<LockState>) {
     start();
     threshold();
     lock(registry()).push(Arc::downgrade(state));
-    static WATCHDOG: OnceLock<()> = OnceLock::new();
-    WATCHDOG.get_or_init(|| {
+    // A refused start is reported and retried by the next lock's first use;
+    // until then nothing is reported as stuck (see `background`).
+    static WATCHDOG: Background = Background::new();
+    WATCHDOG.ensure("debug watchdog", || {
         thread::Builder::new()
             .name("concur-watchdog".into())
             .spawn(watchdog)
-            .expect("concur-sync: cannot start the debug watchdog thread");
+            .map(drop)
     });
 }
 

@@ -38,6 +38,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod background;
 mod context;
 #[cfg(concur_debug)]
 #[cfg_attr(docsrs, doc(cfg(concur_debug)))]

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex, OnceLock, Weak};
 use std::time::Instant;
 
+use crate::background::Background;
 use crate::context::{Node, DEADLINE};
 
 /// Identifies a scheduled deadline, to unschedule it.
@@ -29,9 +30,12 @@ struct State {
     next_id: u64,
 }
 
+/// The timer, with its thread started if the OS lets us. If it does not,
+/// the error is reported and the entries wait for a later call to start it
+/// (see `background`): deriving a deadline never panics.
 fn timer() -> &'static Timer {
     static TIMER: OnceLock<Timer> = OnceLock::new();
-    static STARTED: OnceLock<()> = OnceLock::new();
+    static THREAD: Background = Background::new();
     let timer = TIMER.get_or_init(|| Timer {
         state: Mutex::new(State {
             entries: BTreeMap::new(),
@@ -39,11 +43,11 @@ fn timer() -> &'static Timer {
         }),
         wake: Condvar::new(),
     });
-    STARTED.get_or_init(|| {
+    THREAD.ensure("deadline timer", || {
         std::thread::Builder::new()
             .name("concur-timer".into())
             .spawn(move || run(timer))
-            .expect("concur-sync: cannot start the deadline timer thread");
+            .map(drop)
     });
     timer
 }
