@@ -1,0 +1,159 @@
+//! Models of `RawSemaphore` resizing and closing while waiters queue:
+//! `add_permits` / `forget_permits` racing a queued waiter and a release,
+//! `retire` making a partly granted head too large while it is interrupted,
+//! and `close` racing an interrupt of a partly granted head and the last
+//! release. Each checks that every permit is accounted for and the queue is
+//! empty at the end, not which error a waiter got (what a request above the
+//! capacity does is a policy that may change).
+
+#![cfg(loom)]
+
+use core::pin::pin;
+
+use concur_core::{RawSemaphore, Snapshot, Waiter};
+use concur_loom_tests::{shared_node, spin_until};
+use loom::sync::Arc;
+use loom::thread;
+
+type Sem = RawSemaphore;
+
+fn settled(capacity: u64) -> Snapshot {
+    Snapshot {
+        available: capacity,
+        pending: 0,
+        capacity,
+        queued: 0,
+    }
+}
+
+fn queued(sem: &Sem) -> usize {
+    sem.snapshot().queued
+}
+
+/// Spawns a waiter for `n` permits that gives them back if it gets them,
+/// and returns whether it did.
+fn waiter(sem: &Arc<Sem>, n: u64) -> thread::JoinHandle<bool> {
+    let sem = sem.clone();
+    thread::spawn(move || {
+        let node = pin!(Waiter::new());
+        let granted = sem.acquire(node.as_ref(), n).is_ok();
+        if granted {
+            sem.release(n);
+        }
+        granted
+    })
+}
+
+/// New permits arrive while a waiter queues for the ones being released.
+#[test]
+fn add_permits_races_a_queued_waiter_and_a_release() {
+    loom::model(|| {
+        let sem = Arc::new(Sem::new(2));
+        sem.try_acquire(2).unwrap();
+        let waiter = waiter(&sem, 2);
+        spin_until(|| queued(&sem) == 1);
+
+        let adder = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.add_permits(1))
+        };
+        sem.release(2);
+
+        adder.join().unwrap();
+        assert!(waiter.join().unwrap(), "a satisfiable waiter was refused");
+        assert_eq!(sem.snapshot(), settled(3));
+    });
+}
+
+/// Available permits are forgotten while a waiter queues and a release
+/// grants it: only what was available goes, and the books still balance.
+#[test]
+fn forget_permits_races_a_queued_waiter_and_a_release() {
+    loom::model(|| {
+        let sem = Arc::new(Sem::new(2));
+        sem.try_acquire(2).unwrap();
+        let waiter = waiter(&sem, 2);
+        spin_until(|| queued(&sem) == 1);
+
+        let forgetter = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.forget_permits(1))
+        };
+        sem.release(2);
+
+        let forgotten = forgetter.join().unwrap();
+        let _ = waiter.join().unwrap();
+        assert!(forgotten <= 1);
+        assert_eq!(sem.snapshot(), settled(2 - forgotten));
+    });
+}
+
+/// The head asks for 3 and holds a partial grant of 1, a request for 1
+/// waits behind it. Retiring a held permit makes the head too large while
+/// an interrupter ends it: either way its partial grant must reach the
+/// waiter behind (which completes), and nothing stays queued.
+#[test]
+fn retire_races_an_interrupted_partly_granted_head() {
+    loom::model(|| {
+        let sem = Arc::new(Sem::new(3));
+        sem.try_acquire(3).unwrap();
+        let node = shared_node();
+        let head = {
+            let (sem, node) = (sem.clone(), node.clone());
+            thread::spawn(move || sem.acquire(node.as_ref(), 3).is_ok())
+        };
+        spin_until(|| queued(&sem) == 1);
+        sem.release(1);
+        let behind = waiter(&sem, 1);
+        spin_until(|| queued(&sem) == 2);
+
+        let interrupter = thread::spawn(move || node.interrupt());
+        // This thread holds 2: one is retired, the other released below.
+        sem.retire(1);
+
+        interrupter.join().unwrap();
+        assert!(behind.join().unwrap(), "the head's partial grant was lost");
+        assert!(
+            !head.join().unwrap(),
+            "a head above the capacity was granted"
+        );
+        sem.release(1);
+        assert_eq!(sem.snapshot(), settled(2));
+    });
+}
+
+/// A head asking for 2 holds a partial grant of 1; `close`, an interrupt of
+/// the head and the release of the last permit race. The head ends however
+/// the race goes (granted, closed or interrupted), and every permit is back.
+#[test]
+fn close_races_an_interrupted_partly_granted_head_and_the_last_release() {
+    loom::model(|| {
+        let sem = Arc::new(Sem::new(2));
+        sem.try_acquire(2).unwrap();
+        let node = shared_node();
+        let head = {
+            let (sem, node) = (sem.clone(), node.clone());
+            thread::spawn(move || {
+                let granted = sem.acquire(node.as_ref(), 2).is_ok();
+                if granted {
+                    sem.release(2);
+                }
+            })
+        };
+        spin_until(|| queued(&sem) == 1);
+        sem.release(1);
+
+        let closer = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.close())
+        };
+        let interrupter = thread::spawn(move || node.interrupt());
+        sem.release(1);
+
+        closer.join().unwrap();
+        interrupter.join().unwrap();
+        head.join().unwrap();
+        assert!(sem.is_closed());
+        assert_eq!(sem.snapshot(), settled(2));
+    });
+}
