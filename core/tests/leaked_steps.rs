@@ -8,7 +8,7 @@
 //! dead node. These death tests run that case in a child process (the test
 //! binary itself, selected by an environment variable) and check that it
 //! aborted with the drop check's message.
-#![cfg(all(feature = "step", not(loom), not(miri)))]
+#![cfg(all(feature = "step", not(loom)))]
 
 use std::pin::pin;
 use std::process::Command;
@@ -52,6 +52,10 @@ fn expect_abort(test: &str, case: impl FnOnce()) {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a death test runs a child process, which Miri cannot spawn"
+)]
 fn a_leaked_acquire_step_aborts_before_its_node_dies() {
     expect_abort("a_leaked_acquire_step_aborts_before_its_node_dies", || {
         let sem: RawSemaphore = RawSemaphore::new(1);
@@ -67,6 +71,10 @@ fn a_leaked_acquire_step_aborts_before_its_node_dies() {
 }
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "a death test runs a child process, which Miri cannot spawn"
+)]
 fn a_leaked_write_step_aborts_before_its_node_dies() {
     expect_abort("a_leaked_write_step_aborts_before_its_node_dies", || {
         let lock: RawRwLock = RawRwLock::new();

@@ -3,7 +3,7 @@
 
 use core::pin::Pin;
 
-use concur_core::Waiter;
+use concur_core::{RawSemaphore, Snapshot, Waiter};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 
@@ -14,6 +14,22 @@ use loom::sync::Arc;
 /// dropped with the last `Arc`.
 pub fn shared_node() -> Pin<Arc<Waiter>> {
     Arc::pin(Waiter::new())
+}
+
+/// A semaphore of `capacity` with every permit back and nobody queued: how
+/// every semaphore model must end.
+pub fn settled(capacity: u64) -> Snapshot {
+    Snapshot {
+        available: capacity,
+        pending: 0,
+        capacity,
+        queued: 0,
+    }
+}
+
+/// Number of nodes in the semaphore's queue right now.
+pub fn queued(sem: &RawSemaphore) -> usize {
+    sem.snapshot().queued
 }
 
 /// Yields to the other model threads until `done()` holds.

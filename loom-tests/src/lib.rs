@@ -1,8 +1,8 @@
 //! Loom models of the `concur-core` algorithms.
 //!
 //! This crate owns the model-checking tests of the core: one file per
-//! primitive under `tests/` (`semaphore`, `mutex`, `rwlock`, `counter`,
-//! `once`), each exploring every interleaving of a few threads with loom and
+//! primitive under `tests/` (`semaphore` and `semaphore_resize`, `mutex`,
+//! `rwlock`, `counter`, `once`), each exploring every interleaving of a few threads with loom and
 //! asserting the invariant it is about (permits conserved, exclusion, FIFO
 //! grants, writer preference, nobody left asleep). Under `--cfg loom` every
 //! atomic in the core is loom's and the default parker (`LoomPark`) emulates
@@ -19,8 +19,9 @@
 //! ```
 //!
 //! The models are sized for `LOOM_MAX_PREEMPTIONS=2` (the whole suite takes
-//! about a minute on two cores); without a bound the four-thread models run
-//! for a very long time. Set `LOOM_LOG=1 LOOM_LOCATION=1` to have loom print
+//! about a minute on two cores), which `.ci/run` uses; `.ci/long` runs them
+//! at bound 3. Without a bound the four-thread models run for a very long
+//! time. Set `LOOM_LOG=1 LOOM_LOCATION=1` to have loom print
 //! the schedule of a failing model.
 //!
 //! The library itself only holds the helpers the models share.

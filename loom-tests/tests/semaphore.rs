@@ -6,28 +6,13 @@
 use core::pin::pin;
 
 use concur_core::{AcquireError, RawSemaphore, Snapshot, TryAcquireError, Waiter};
-use concur_loom_tests::{shared_node, spin_until, Tracked};
+use concur_loom_tests::{queued, settled, shared_node, spin_until, Tracked};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
 /// The semaphore under test, with the default (loom) parker.
 type Sem = RawSemaphore;
-
-/// A semaphore of `capacity` with every permit back and nobody queued.
-fn settled(capacity: u64) -> Snapshot {
-    Snapshot {
-        available: capacity,
-        pending: 0,
-        capacity,
-        queued: 0,
-    }
-}
-
-/// Number of nodes in the queue right now.
-fn queued(sem: &Sem) -> usize {
-    sem.snapshot().queued
-}
 
 /// Two threads share one permit: each holds it alone (the tracked write
 /// would race otherwise) and it is back at the end.

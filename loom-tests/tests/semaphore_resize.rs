@@ -10,25 +10,12 @@
 
 use core::pin::pin;
 
-use concur_core::{RawSemaphore, Snapshot, Waiter};
-use concur_loom_tests::{shared_node, spin_until};
+use concur_core::{RawSemaphore, Waiter};
+use concur_loom_tests::{queued, settled, shared_node, spin_until};
 use loom::sync::Arc;
 use loom::thread;
 
 type Sem = RawSemaphore;
-
-fn settled(capacity: u64) -> Snapshot {
-    Snapshot {
-        available: capacity,
-        pending: 0,
-        capacity,
-        queued: 0,
-    }
-}
-
-fn queued(sem: &Sem) -> usize {
-    sem.snapshot().queued
-}
 
 /// Spawns a waiter for `n` permits that gives them back if it gets them,
 /// and returns whether it did.
