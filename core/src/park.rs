@@ -65,8 +65,11 @@ pub enum NoDeadline {}
 ///   the change that preceded the wake.
 /// * None of the methods unwinds. (The core does not trust this blindly:
 ///   every wait that parks with a node linked cleans up if the parker
-///   unwinds, and a second panic during that clean-up aborts. But a parker
-///   that unwinds is broken, and may leave a wait ended early.)
+///   unwinds, and a second panic during that clean-up aborts; the one wait
+///   that cannot clean up, a queued waiter taking the list lock to leave,
+///   aborts; an interrupter whose wake unwinds still releases the owner.
+///   But a parker that unwinds is broken: a release that unwinds while it
+///   waits for the list lock, for one, has given back nothing.)
 pub unsafe trait Park {
     /// A point in time a timed wait may sleep until; the parker's own clock.
     type Deadline: Copy + core::fmt::Debug + Send + Sync;

@@ -58,7 +58,9 @@ use core::pin::Pin;
 use crate::list::WaitList;
 use crate::mutex::RawMutex;
 use crate::park::{wait_or_clean_up, DefaultPark, Park};
-use crate::sync::{spin_hint, AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell, SPIN_LIMIT};
+use crate::sync::{
+    spin_hint, AbortOnUnwind, AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell, SPIN_LIMIT,
+};
 use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
 
 const SLOW: u64 = 1 << 63;
@@ -417,6 +419,13 @@ impl<P: Park> RawSemaphore<P> {
         let node_ptr: *const Waiter<P> = node;
         if node.word().load(Ordering::Acquire) & DONE == 0 {
             // Interrupted while queued: leave, handing on what we were given.
+            // Our node is still linked while we wait for the list lock; if
+            // the parker unwound in that wait, no clean-up could take the
+            // lock to unlink it, and the frame would end with the queue
+            // pointing into it. Abort instead.
+            let linked = AbortOnUnwind(
+                "concur-core: a parker unwound while a queued waiter took the list lock to leave",
+            );
             // SAFETY: lock held; our node is linked here or already unlinked
             // by a granter (which then also set DONE).
             let left = self.locked(|queue, wake| unsafe {
@@ -429,6 +438,7 @@ impl<P: Park> RawSemaphore<P> {
                 self.grant_locked(queue, wake, granted);
                 true
             });
+            linked.disarm();
             if left {
                 return Err(AcquireError::Interrupted);
             }

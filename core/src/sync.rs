@@ -95,3 +95,21 @@ pub(crate) fn abort(msg: &str) -> ! {
     let _again = PanicAgain;
     panic!("{msg}");
 }
+
+/// Aborts (see [`abort`]) if dropped: armed around a step during which an
+/// unwind would leave a pointer to a frame that is about to end, and no
+/// clean-up is possible. `disarm` it when the step is over.
+pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
+
+impl AbortOnUnwind {
+    #[inline]
+    pub(crate) fn disarm(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        abort(self.0);
+    }
+}

@@ -188,6 +188,15 @@ impl<P: Park> Waiter<P> {
                 Err(now) => word = now,
             }
         }
+        // Clears `WAKING` (if we set it) and wakes the owner when dropped,
+        // so both happen even if a wake below unwinds (a parker must not):
+        // an owner in `end` waits for `WAKING` to clear, and a sleeper that
+        // missed the wake would sleep on.
+        let _done = EndVisit::<P> {
+            word: word_ptr,
+            waking: word & TARGETED != 0,
+            _park: PhantomData,
+        };
         if word & TARGETED != 0 {
             let target = self.target.load(Ordering::Relaxed);
             // SAFETY: `TARGETED` was set (with Release, after `target` was
@@ -195,15 +204,11 @@ impl<P: Park> Waiter<P> {
             // word wait, and so cannot give up its borrow of the primitive that
             // owns `target`, until it has seen `WAKING` clear (`end`, also
             // when its parker unwinds). So the target word is alive until
-            // `_clear` clears `WAKING`.
+            // `_done` clears `WAKING`.
             let target_ref = unsafe { &*target };
             target_ref.fetch_add(EPOCH_UNIT, Ordering::Release);
-            // Clears `WAKING` even if the wake unwinds (a parker must not),
-            // since the owner cannot end its wait until it is clear.
-            let _clear = ClearWaking(&self.word);
             P::wake_all(target);
         }
-        P::wake_all(word_ptr);
     }
 
     /// Whether [`interrupt`](Self::interrupt) has been called.
@@ -304,13 +309,23 @@ impl<P: Park> Drop for Waiter<P> {
     }
 }
 
-/// Clears `WAKING` on the node word when dropped: the end of an
-/// interrupter's visit to the target word, on every path out.
-struct ClearWaking<'a>(&'a AtomicU32);
+/// The end of an interrupt, on every path out of it: clears `WAKING` (if
+/// the interrupter set it) and wakes the node's owner.
+struct EndVisit<P: Park> {
+    word: *const AtomicU32,
+    waking: bool,
+    _park: PhantomData<fn() -> P>,
+}
 
-impl Drop for ClearWaking<'_> {
+impl<P: Park> Drop for EndVisit<P> {
     fn drop(&mut self) {
-        self.0.fetch_and(!WAKING, Ordering::Release);
+        if self.waking {
+            // SAFETY: the owner cannot end its wait, so the node is alive,
+            // until it sees `WAKING` clear, which is this very access.
+            unsafe { (*self.word).fetch_and(!WAKING, Ordering::Release) };
+        }
+        // Only the address from here on: the owner may be gone.
+        P::wake_all(self.word);
     }
 }
 

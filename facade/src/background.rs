@@ -35,23 +35,25 @@ impl Background {
         if self.started.load(Ordering::Acquire) {
             return true;
         }
-        let _one_at_a_time = self.starting.lock().unwrap_or_else(|e| e.into_inner());
+        let one_at_a_time = self.starting.lock().unwrap_or_else(|e| e.into_inner());
         if self.started.load(Ordering::Acquire) {
             return true;
         }
-        match spawn() {
+        let error = match spawn() {
             Ok(()) => {
                 self.started.store(true, Ordering::Release);
-                true
+                return true;
             }
-            Err(error) => {
-                tracing::error!(
-                    %error,
-                    "concur-sync: cannot start the {what} thread; trying again at its next use"
-                );
-                false
-            }
-        }
+            Err(error) => error,
+        };
+        // Reported after unlocking: a subscriber may itself use a deadline
+        // or a debug lock, which would come back here.
+        drop(one_at_a_time);
+        tracing::error!(
+            %error,
+            "concur-sync: cannot start the {what} thread; trying again at its next use"
+        );
+        false
     }
 }
 
