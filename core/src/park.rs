@@ -26,8 +26,8 @@
 //! while its thread sleeps) and wakes must not dereference the pointer they
 //! are given (the word may belong to a node that was freed the moment its
 //! change became visible). The core still cleans up if a parker unwinds
-//! anyway (every such wait parks through one guarded helper), but only the contract makes that a
-//! bug of the parker rather than of its caller.
+//! anyway (every such wait parks through one guarded helper), but only the
+//! contract makes that a bug of the parker rather than of its caller.
 //!
 //! Besides `wait` and the wakes it has a timed wait, whose deadline type
 //! belongs to the parker (a parker without a clock says so with
@@ -37,7 +37,7 @@
 //! has one) would be added as provided methods with a fallback default, so
 //! implementors written against this shape keep compiling.
 
-use crate::sync::AtomicU32;
+use crate::sync::{AtomicU32, OnUnwind};
 
 /// A timed [`Park::wait_until`] returned because its deadline passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,18 +109,9 @@ pub unsafe trait Park {
 /// `clean_up` is a panic during unwinding, which aborts.
 #[inline]
 pub(crate) fn wait_or_clean_up<P: Park>(word: &AtomicU32, expected: u32, clean_up: impl FnOnce()) {
-    /// Runs the clean-up when dropped, unless disarmed.
-    struct OnUnwind<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for OnUnwind<F> {
-        fn drop(&mut self) {
-            if let Some(clean_up) = self.0.take() {
-                clean_up();
-            }
-        }
-    }
-    let mut guard = OnUnwind(Some(clean_up));
+    let guard = OnUnwind::new(clean_up);
     P::wait(word, expected);
-    guard.0 = None;
+    guard.disarm();
 }
 
 /// Parks on the OS futex (Linux `futex`, macOS `__ulock`, Windows `WaitOnAddress`).

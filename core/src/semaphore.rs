@@ -59,7 +59,7 @@ use crate::list::WaitList;
 use crate::mutex::RawMutex;
 use crate::park::{wait_or_clean_up, DefaultPark, Park};
 use crate::sync::{
-    spin_hint, AbortOnUnwind, AtomicBool, AtomicU32, AtomicU64, Ordering, UnsafeCell, SPIN_LIMIT,
+    abort, spin_hint, AtomicBool, AtomicU32, AtomicU64, OnUnwind, Ordering, UnsafeCell, SPIN_LIMIT,
 };
 use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
 
@@ -423,9 +423,9 @@ impl<P: Park> RawSemaphore<P> {
             // the parker unwound in that wait, no clean-up could take the
             // lock to unlink it, and the frame would end with the queue
             // pointing into it. Abort instead.
-            let linked = AbortOnUnwind(
-                "concur-core: a parker unwound while a queued waiter took the list lock to leave",
-            );
+            let linked = OnUnwind::new(|| {
+                abort("concur-core: a parker unwound while a queued waiter took the list lock to leave")
+            });
             // SAFETY: lock held; our node is linked here or already unlinked
             // by a granter (which then also set DONE).
             let left = self.locked(|queue, wake| unsafe {

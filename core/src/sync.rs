@@ -96,20 +96,29 @@ pub(crate) fn abort(msg: &str) -> ! {
     panic!("{msg}");
 }
 
-/// Aborts (see [`abort`]) if dropped: armed around a step during which an
-/// unwind would leave a pointer to a frame that is about to end, and no
-/// clean-up is possible. `disarm` it when the step is over.
-pub(crate) struct AbortOnUnwind(pub(crate) &'static str);
+/// Runs a closure if dropped before it is disarmed: armed around a step
+/// that must not be left half done if something in it unwinds (a parker
+/// that breaks its contract). The closure undoes the step, or aborts where
+/// nothing can be undone.
+pub(crate) struct OnUnwind<F: FnOnce()>(Option<F>);
 
-impl AbortOnUnwind {
+impl<F: FnOnce()> OnUnwind<F> {
     #[inline]
-    pub(crate) fn disarm(self) {
-        core::mem::forget(self);
+    pub(crate) fn new(undo: F) -> Self {
+        Self(Some(undo))
+    }
+
+    /// The step is over: dropping the guard now does nothing.
+    #[inline]
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
     }
 }
 
-impl Drop for AbortOnUnwind {
+impl<F: FnOnce()> Drop for OnUnwind<F> {
     fn drop(&mut self) {
-        abort(self.0);
+        if let Some(undo) = self.0.take() {
+            undo();
+        }
     }
 }
