@@ -50,13 +50,19 @@ pub mod waiter;
 pub use counter::{WaitCounter, MAX_COUNT};
 pub use mutex::RawMutex;
 pub use once::{Begin, OnceGuard, OnceState};
-pub use park::{DefaultPark, NoDeadline, Park, SpinPark, TimedOut};
+pub use park::{Clock, ClockSpinPark, DefaultPark, NoDeadline, Park, SpinPark, TimedOut};
 pub use rwlock::RawRwLock;
 pub use semaphore::{AcquireError, RawSemaphore, Snapshot, TryAcquireError, MAX_PERMITS};
 pub use waiter::{Interrupted, Waiter};
 
 #[cfg(all(feature = "futex", not(loom)))]
 pub use park::FutexPark;
+#[cfg(all(
+    feature = "futex",
+    not(loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use park::MonotonicDeadline;
 
 #[cfg(not(loom))]
 mod assertions {

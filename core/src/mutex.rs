@@ -16,7 +16,8 @@
 //! | `LOCKED \| PARKED` | held, sleepers: unlock wakes one |
 //! | `PARKED` | briefly, between an unlock and its wake |
 //!
-//! Fast paths are one compare-exchange to lock and one to unlock. The slow
+//! Fast paths are a load and a compare-exchange to lock and the same to
+//! unlock. The slow
 //! path spins briefly while the holder runs, then marks `PARKED` and sleeps
 //! on the word. A thread that has slept takes the lock with `PARKED` set,
 //! since the unlock that woke it cleared the bit and others may still sleep
@@ -32,14 +33,17 @@
 //! either it sees the flag or its sleep sees the changed word. The epoch
 //! is never reset by the lock, so the value cannot return to what a
 //! sleeper read (short of 2^29 interrupts between its read and its sleep).
-//! After an interrupt, the epoch makes the fast-path compare-exchanges fail;
-//! the cold paths then lock and unlock with one more load each, and still
-//! without a syscall when nobody sleeps.
+//! The fast paths load the word and compare-exchange it with `LOCKED` set
+//! or cleared, keeping the epoch, so after any number of interrupts an
+//! uncontended lock and unlock cost what they cost on a fresh mutex.
 //!
-//! An interrupted sleeper that leaves needs to pass no wake on: if an unlock
-//! woke it, the interrupter's `wake_all` (which follows the interrupt flag)
-//! woke every other sleeper of that moment too, and anyone who sleeps later
-//! sets `PARKED` again, so the next unlock wakes them.
+//! A sleeper leaves without the lock (interrupted, or its node's deadline
+//! passed) only from the check that follows its setting of `PARKED` on a
+//! held word, so whoever holds the lock then will wake a sleeper when it
+//! unlocks: a leaver never strands the others, whether or not a wake it
+//! absorbed was meant for them. (An interrupter also wakes every sleeper,
+//! because it cannot wake just the one it interrupts on a shared word; a
+//! deadline wakes nobody, the sleeper is already awake.)
 
 use core::marker::PhantomData;
 use core::pin::Pin;
@@ -89,13 +93,29 @@ impl<P: Park> RawMutex<P> {
     /// Takes the lock if it is free, without waiting.
     #[inline]
     pub fn try_lock(&self) -> bool {
-        match self
-            .word
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-        {
-            Ok(_) => true,
-            Err(word) => word & LOCKED == 0 && self.try_lock_cold(word),
-        }
+        let word = self.word.load(Ordering::Relaxed);
+        word & LOCKED == 0
+            && match self.word.compare_exchange(
+                word,
+                word | LOCKED,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => true,
+                Err(now) => now & LOCKED == 0 && self.try_lock_cold(now),
+            }
+    }
+
+    /// The fast path of every lock call: one load and one compare-exchange
+    /// that keeps whatever epoch and `PARKED` bits the word has.
+    #[inline]
+    fn lock_fast(&self) -> bool {
+        let word = self.word.load(Ordering::Relaxed);
+        word & LOCKED == 0
+            && self
+                .word
+                .compare_exchange(word, word | LOCKED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
     }
 
     #[cold]
@@ -117,11 +137,7 @@ impl<P: Park> RawMutex<P> {
     /// Takes the lock, sleeping until it is free.
     #[inline]
     pub fn lock(&self) {
-        if self
-            .word
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_err()
-        {
+        if !self.lock_fast() {
             let _ = self.lock_contended(None);
         }
     }
@@ -132,11 +148,7 @@ impl<P: Park> RawMutex<P> {
     /// only matters when the call would have to wait.
     #[inline]
     pub fn lock_interruptible(&self, node: Pin<&Waiter<P>>) -> Result<(), Interrupted> {
-        if self
-            .word
-            .compare_exchange(0, LOCKED, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-        {
+        if self.lock_fast() {
             return Ok(());
         }
         self.lock_interruptible_cold(&node)
@@ -192,7 +204,7 @@ impl<P: Park> RawMutex<P> {
             if node.is_some_and(Waiter::is_interrupted) {
                 return Err(Interrupted);
             }
-            P::wait(&self.word, word);
+            crate::waiter::sleep(node, &self.word, word);
             parked = PARKED;
             word = self.spin();
         }
@@ -219,10 +231,14 @@ impl<P: Park> RawMutex<P> {
     /// it, as a guard moved to another thread does).
     #[inline]
     pub unsafe fn unlock(&self) {
-        if self
-            .word
-            .compare_exchange(LOCKED, 0, Ordering::Release, Ordering::Relaxed)
-            .is_err()
+        // One load and one compare-exchange that keeps the epoch: after an
+        // interrupt this is as cheap as on a fresh mutex.
+        let word = self.word.load(Ordering::Relaxed);
+        if word & PARKED != 0
+            || self
+                .word
+                .compare_exchange(word, word & !LOCKED, Ordering::Release, Ordering::Relaxed)
+                .is_err()
         {
             self.unlock_cold();
         }

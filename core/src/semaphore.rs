@@ -57,7 +57,7 @@ use core::pin::Pin;
 
 use crate::list::WaitList;
 use crate::mutex::RawMutex;
-use crate::park::{wait_or_clean_up, DefaultPark, Park};
+use crate::park::{DefaultPark, Park};
 use crate::sync::{
     abort, spin_hint, AtomicBool, AtomicU32, AtomicU64, OnUnwind, Ordering, UnsafeCell, SPIN_LIMIT,
 };
@@ -336,7 +336,7 @@ impl<P: Park> RawSemaphore<P> {
         }
         let mut word = node.word().load(Ordering::Acquire);
         while word & (DONE | INTERRUPTED) == 0 {
-            wait_or_clean_up::<P>(node.word(), word, || {
+            node.sleep(node.word(), word, || {
                 // The parker unwound with our node linked. Leave as an
                 // interrupted wait leaves, handing on a partial grant (or
                 // giving back a full one), before the node's frame is gone.

@@ -25,6 +25,20 @@
 //! | `WAKING`   | `interrupt`             | `interrupt`           | an interrupter is touching the target word |
 //! | `TARGETED` | owner, before a word wait | owner, after it     | `target` points at a live primitive word |
 //! | `IN_USE`   | owner, `begin`          | owner, `end`          | a wait is using this node |
+//! | `TIMED_OUT` | owner, when its deadline passed | never       | set together with `INTERRUPTED`: the interrupt was the node's own deadline |
+//!
+//! # Deadlines
+//!
+//! A node made with [`Waiter::with_deadline`] carries a deadline of its
+//! parker's clock, and every wait with it sleeps no later than that. When
+//! the parker reports the deadline passed, the owner interrupts its own node
+//! (`TIMED_OUT | INTERRUPTED`, no wake: nobody else sleeps on the node) and
+//! goes round its wait loop once more, exactly as after any other return
+//! from the parker: a lock that has come free is still taken, and a wait
+//! that must go on instead sees the interrupt and leaves the way an
+//! interrupted wait leaves (partial grants passed on, a writer's
+//! announcement withdrawn). Unlike an interrupter, a deadline does not
+//! touch the primitive's word: the owner is awake and needs no wake.
 //!
 //! Why `TARGETED` and `WAKING` live in the same word: the interrupter sets
 //! `WAKING` with a compare-exchange that also reads `TARGETED`, and the owner
@@ -51,13 +65,14 @@ use core::marker::{PhantomData, PhantomPinned};
 use core::ptr;
 
 use crate::park::{wait_or_clean_up, DefaultPark, Park};
-use crate::sync::{abort, AtomicPtr, AtomicU32, Ordering, UnsafeCell};
+use crate::sync::{abort, AtomicPtr, AtomicU32, OnUnwind, Ordering, UnsafeCell};
 
 pub(crate) const DONE: u32 = 1;
 pub(crate) const INTERRUPTED: u32 = 2;
 const WAKING: u32 = 4;
 const TARGETED: u32 = 8;
 const IN_USE: u32 = 16;
+const TIMED_OUT: u32 = 32;
 
 /// The amount an interrupter adds to a target word.
 ///
@@ -66,7 +81,8 @@ const IN_USE: u32 = 16;
 /// value without changing its meaning.
 pub const EPOCH_UNIT: u32 = 8;
 
-/// Why a wait ended early: its [`Waiter`] was interrupted.
+/// Why a wait ended early: its [`Waiter`] was interrupted, or its deadline
+/// passed ([`Waiter::timed_out`] tells which).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Interrupted;
 
@@ -120,6 +136,7 @@ pub(crate) struct Queued<P: Park> {
 pub struct Waiter<P: Park = DefaultPark> {
     word: AtomicU32,
     target: AtomicPtr<AtomicU32>,
+    deadline: Option<P::Deadline>,
     pub(crate) queued: UnsafeCell<Queued<P>>,
     _pinned: PhantomPinned,
     _park: PhantomData<fn() -> P>,
@@ -143,11 +160,45 @@ impl<P: Park> Default for Waiter<P> {
 
 impl<P: Park> Waiter<P> {
     crate::sync::const_fn! {
-        /// A fresh, uninterrupted node.
+        /// A fresh, uninterrupted node without a deadline.
         pub fn new() -> Self {
+            Self::until(None)
+        }
+    }
+
+    crate::sync::const_fn! {
+        /// A fresh node whose waits end (as if interrupted, with
+        /// [`timed_out`](Self::timed_out) set) once `deadline` has passed,
+        /// measured on the parker's clock. A wait that need not block still
+        /// succeeds after the deadline.
+        ///
+        /// ```
+        /// # #[cfg(all(feature = "futex", target_os = "linux"))] {
+        /// use core::pin::pin;
+        /// use core::time::Duration;
+        /// use concur_core::{MonotonicDeadline, RawMutex, Waiter};
+        ///
+        /// let m: RawMutex = RawMutex::new();
+        /// let soon = MonotonicDeadline::now().saturating_add(Duration::from_millis(1));
+        /// let node = pin!(Waiter::with_deadline(soon));
+        /// m.lock();
+        /// assert!(m.lock_interruptible(node.as_ref()).is_err()); // held: waits, then times out
+        /// assert!(node.timed_out());
+        /// // SAFETY: locked above by this thread.
+        /// unsafe { m.unlock() };
+        /// # }
+        /// ```
+        pub fn with_deadline(deadline: P::Deadline) -> Self {
+            Self::until(Some(deadline))
+        }
+    }
+
+    crate::sync::const_fn! {
+        fn until(deadline: Option<P::Deadline>) -> Self {
             Self {
                 word: AtomicU32::new(0),
                 target: AtomicPtr::new(ptr::null_mut()),
+                deadline,
                 queued: UnsafeCell::new(Queued {
                     prev: ptr::null(),
                     next: ptr::null(),
@@ -211,10 +262,62 @@ impl<P: Park> Waiter<P> {
         }
     }
 
-    /// Whether [`interrupt`](Self::interrupt) has been called.
+    /// Whether [`interrupt`](Self::interrupt) has been called, or the
+    /// node's deadline has ended a wait.
     #[inline]
     pub fn is_interrupted(&self) -> bool {
         self.word.load(Ordering::Acquire) & INTERRUPTED != 0
+    }
+
+    /// Whether a wait ended because the node's deadline passed (before any
+    /// [`interrupt`](Self::interrupt) call).
+    #[inline]
+    pub fn timed_out(&self) -> bool {
+        self.word.load(Ordering::Acquire) & TIMED_OUT != 0
+    }
+
+    /// The deadline the node was made with.
+    #[inline]
+    pub fn deadline(&self) -> Option<P::Deadline> {
+        self.deadline
+    }
+
+    /// Sleeps on `word` while it holds `expected`, no later than the node's
+    /// deadline, like [`Park::wait`] (spurious returns included). A passed
+    /// deadline interrupts the node (`TIMED_OUT`), unless it is already
+    /// interrupted or (a queued wait) `DONE`; the caller re-checks its
+    /// condition as after any return. If the parker unwinds (it must not),
+    /// `clean_up` runs before the unwind goes on.
+    #[inline]
+    pub(crate) fn sleep(&self, word: &AtomicU32, expected: u32, clean_up: impl FnOnce()) {
+        let Some(deadline) = self.deadline else {
+            wait_or_clean_up::<P>(word, expected, clean_up);
+            return;
+        };
+        let guard = OnUnwind::new(clean_up);
+        let timed_out = P::wait_until(word, expected, deadline).is_err();
+        guard.disarm();
+        if timed_out {
+            self.expire();
+        }
+    }
+
+    /// The node's deadline has passed: interrupt it from its own thread.
+    #[cold]
+    fn expire(&self) {
+        let mut word = self.word.load(Ordering::Relaxed);
+        // An outcome (DONE) or an interrupt that came first stands.
+        while word & (DONE | INTERRUPTED) == 0 {
+            match self.word.compare_exchange_weak(
+                word,
+                word | INTERRUPTED | TIMED_OUT,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(now) => word = now,
+            }
+        }
     }
 
     /// The node word, for queued waits that sleep on it.
@@ -293,6 +396,17 @@ impl<P: Park> Waiter<P> {
     pub(crate) unsafe fn queued_mut<R>(&self, f: impl FnOnce(&mut Queued<P>) -> R) -> R {
         // SAFETY: exclusive access is the caller's obligation, stated above.
         self.queued.with_mut(|q| f(unsafe { &mut *q }))
+    }
+}
+
+/// Sleeps on `word` like [`Park::wait`]; with a node, no later than its
+/// deadline (see [`Waiter::sleep`]). For the word waits, whose plain form
+/// has no node.
+#[inline]
+pub(crate) fn sleep<P: Park>(node: Option<&Waiter<P>>, word: &AtomicU32, expected: u32) {
+    match node {
+        Some(node) => node.sleep(word, expected, || {}),
+        None => P::wait(word, expected),
     }
 }
 

@@ -12,8 +12,7 @@ use std::pin::pin;
 use std::sync::atomic::AtomicU32;
 
 use concur_core::{
-    Begin, NoDeadline, OnceState, Park, RawMutex, RawRwLock, RawSemaphore, TimedOut, WaitCounter,
-    Waiter,
+    Begin, OnceState, Park, RawMutex, RawRwLock, RawSemaphore, TimedOut, WaitCounter, Waiter,
 };
 
 thread_local! {
@@ -26,14 +25,16 @@ struct CountingPark;
 // SAFETY: `wait` never returns (it aborts, failing the test: a parker must
 // not unwind), the wakes only count, and nothing dereferences a pointer.
 unsafe impl Park for CountingPark {
-    type Deadline = NoDeadline;
+    /// An abstract tick: no test here may reach a timed wait either.
+    type Deadline = u64;
 
     fn wait(_word: &AtomicU32, _expected: u32) {
         eprintln!("syscalls test: an uncontended path tried to sleep");
         std::process::abort();
     }
-    fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
-        match deadline {}
+    fn wait_until(_: &AtomicU32, _: u32, _: u64) -> Result<(), TimedOut> {
+        eprintln!("syscalls test: an uncontended path tried a timed sleep");
+        std::process::abort();
     }
     fn wake_one(_word: *const AtomicU32) {
         CALLS.with(|c| c.set(c.get() + 1));
@@ -124,6 +125,34 @@ fn counter_and_once_paths_make_no_park_calls() {
             Begin::Complete => panic!("a new OnceState is not complete"),
         }
         assert!(matches!(once.begin(), Begin::Complete));
+    });
+    assert_eq!(calls, 0);
+}
+
+/// A node with a deadline costs nothing where no wait is needed: a free
+/// lock, a free permit, a zero count, a completed once (the per-call
+/// timeouts of the facade rest on this).
+#[test]
+fn deadline_nodes_on_free_resources_make_no_park_calls() {
+    let m: RawMutex<CountingPark> = RawMutex::new();
+    let rw: RawRwLock<CountingPark> = RawRwLock::new();
+    let sem: RawSemaphore<CountingPark> = RawSemaphore::new(1);
+    let counter: WaitCounter<CountingPark> = WaitCounter::new();
+    let calls = park_calls(|| {
+        let node = pin!(Waiter::<CountingPark>::with_deadline(0));
+        m.lock_interruptible(node.as_ref()).unwrap();
+        // SAFETY: locked just above.
+        unsafe { m.unlock() };
+        rw.write_interruptible(node.as_ref()).unwrap();
+        // SAFETY: write-locked just above.
+        unsafe { rw.write_unlock() };
+        rw.read_interruptible(node.as_ref()).unwrap();
+        // SAFETY: read-locked just above.
+        unsafe { rw.read_unlock() };
+        sem.acquire(node.as_ref(), 1).unwrap();
+        sem.release(1);
+        counter.wait_interruptible(node.as_ref()).unwrap();
+        assert!(!node.timed_out());
     });
     assert_eq!(calls, 0);
 }

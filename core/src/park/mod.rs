@@ -11,11 +11,15 @@
 //! Implementations:
 //!
 //! * [`FutexPark`] (feature `futex`, the default): the OS futex through the
-//!   `atomic-wait` crate (Linux, Android, FreeBSD, macOS, iOS, Windows).
+//!   `atomic-wait` crate (Linux, Android, FreeBSD, macOS, iOS, Windows), with
+//!   timed waits on an absolute `CLOCK_MONOTONIC` deadline on Linux and
+//!   Android (`futex` module docs: which platform has what).
 //! * [`SpinPark`]: busy-waits. For embedders without an OS; correct, not
-//!   efficient.
+//!   efficient; no deadlines. [`ClockSpinPark`] adds them over a [`Clock`]
+//!   the embedder supplies.
 //! * Under `--cfg loom`, `LoomPark` emulates a futex with loom's own mutex and
-//!   condition variable, so loom explores real blocking instead of a spin.
+//!   condition variable, so loom explores real blocking instead of a spin;
+//!   its deadlines are fired by a thread of the model (`loom` module docs).
 //!
 //! [`DefaultPark`] names the first of these that is available.
 //!
@@ -39,6 +43,22 @@
 
 use crate::sync::{AtomicU32, OnUnwind};
 
+#[cfg(all(feature = "futex", not(loom)))]
+mod futex;
+#[cfg(loom)]
+mod loom;
+
+#[cfg(loom)]
+pub use self::loom::{LoomDeadline, LoomPark};
+#[cfg(all(feature = "futex", not(loom)))]
+pub use futex::FutexPark;
+#[cfg(all(
+    feature = "futex",
+    not(loom),
+    any(target_os = "linux", target_os = "android")
+))]
+pub use futex::MonotonicDeadline;
+
 /// A timed [`Park::wait_until`] returned because its deadline passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TimedOut;
@@ -60,6 +80,11 @@ pub enum NoDeadline {}
 ///   wake that follows a change of `word` (the futex guarantee).
 ///   [`wait_until`](Park::wait_until) is the same, and may also return
 ///   [`TimedOut`], but only once its deadline has passed.
+///   A timed wait that was woken returns `Ok`, even if its deadline passed
+///   meanwhile: a `TimedOut` return consumed no wake (the kernel futex
+///   behaves so). The core does not rely on this for progress (a waiter
+///   that leaves on its deadline re-checks the primitive first, as it does
+///   after any return), only for not wasting a wake.
 /// * `wake_one` and `wake_all` never dereference their pointer, only use its
 ///   address: a woken node may be freed by its owner the moment it observes
 ///   the change that preceded the wake.
@@ -114,44 +139,12 @@ pub(crate) fn wait_or_clean_up<P: Park>(word: &AtomicU32, expected: u32, clean_u
     guard.disarm();
 }
 
-/// Parks on the OS futex (Linux `futex`, macOS `__ulock`, Windows `WaitOnAddress`).
-#[cfg(all(feature = "futex", not(loom)))]
-#[cfg_attr(docsrs, doc(cfg(feature = "futex")))]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FutexPark;
-
-// SAFETY: the futex guarantee is the kernel's; `atomic-wait`'s wait and
-// wakes do not panic, and its wakes pass the address to the kernel without
-// dereferencing it.
-#[cfg(all(feature = "futex", not(loom)))]
-unsafe impl Park for FutexPark {
-    /// Timed futex waits come with the deadlines work; until then this
-    /// parker takes no deadline.
-    type Deadline = NoDeadline;
-
-    #[inline]
-    fn wait(word: &AtomicU32, expected: u32) {
-        atomic_wait::wait(word, expected);
-    }
-    #[inline]
-    fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
-        match deadline {}
-    }
-    #[inline]
-    fn wake_one(word: *const AtomicU32) {
-        atomic_wait::wake_one(word);
-    }
-    #[inline]
-    fn wake_all(word: *const AtomicU32) {
-        atomic_wait::wake_all(word);
-    }
-}
-
 /// Busy-waits instead of sleeping: for targets without an OS.
 ///
 /// `wait` returns after one spin hint, which the futex contract allows (a
 /// spurious return); callers loop, so a blocked thread spins until its
-/// condition changes.
+/// condition changes. It has no clock, so it takes no deadline; an embedder
+/// with a clock gets timed spinning from [`ClockSpinPark`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SpinPark;
 
@@ -175,93 +168,59 @@ unsafe impl Park for SpinPark {
     fn wake_all(_word: *const AtomicU32) {}
 }
 
-/// A futex emulated with loom's blocking primitives.
+/// A monotonic clock an embedder supplies to [`ClockSpinPark`].
+pub trait Clock {
+    /// A reading of the clock; later readings compare greater or equal.
+    type Instant: Copy + Ord + core::fmt::Debug + Send + Sync;
+    /// Reads the clock. Must not unwind.
+    fn now() -> Self::Instant;
+}
+
+/// [`SpinPark`] with a clock: a timed wait spins until `C` reads the
+/// deadline or later.
 ///
-/// One table per loom execution stands in for the kernel's: a loom mutex
-/// guards the list of sleepers (each with the address it sleeps on and a
-/// woken flag) and a condition variable carries the wake-ups. `wait` compares
-/// the word while holding the mutex and enqueues itself, so a wake that
-/// follows a change of the word cannot slip between the comparison and the
-/// sleep. `wake_one` marks exactly one sleeper on that address (the oldest),
-/// so loom explores the schedules where a single wake goes to a thread that
-/// then does not use it; `wake_all` marks every sleeper on the address.
-#[cfg(loom)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LoomPark;
+/// ```
+/// use core::sync::atomic::AtomicU32;
+/// use concur_core::park::{Clock, ClockSpinPark, Park, TimedOut};
+///
+/// struct Ticks;
+/// impl Clock for Ticks {
+///     type Instant = u64;
+///     fn now() -> u64 { 7 } // a real clock reads a hardware counter
+/// }
+/// let word = AtomicU32::new(0);
+/// assert_eq!(ClockSpinPark::<Ticks>::wait_until(&word, 0, 5), Err(TimedOut));
+/// assert_eq!(ClockSpinPark::<Ticks>::wait_until(&word, 0, 9), Ok(()));
+/// ```
+pub struct ClockSpinPark<C>(core::marker::PhantomData<fn() -> C>);
 
-#[cfg(loom)]
-#[derive(Default)]
-struct LoomFutex {
-    /// (address, ticket, woken), oldest first.
-    sleepers: std::vec::Vec<(usize, usize, bool)>,
-    next_ticket: usize,
-}
-
-#[cfg(loom)]
-loom::lazy_static! {
-    static ref LOOM_FUTEX: (loom::sync::Mutex<LoomFutex>, loom::sync::Condvar) =
-        (loom::sync::Mutex::new(LoomFutex::default()), loom::sync::Condvar::new());
-}
-
-#[cfg(loom)]
-impl LoomPark {
-    fn wake(word: *const AtomicU32, count: usize) {
-        let (lock, condvar) = &*LOOM_FUTEX;
-        let mut futex = lock.lock().unwrap();
-        let address = word as usize;
-        let mut left = count;
-        for sleeper in futex.sleepers.iter_mut() {
-            if left == 0 {
-                break;
-            }
-            if sleeper.0 == address && !sleeper.2 {
-                sleeper.2 = true;
-                left -= 1;
-            }
-        }
-        if left != count {
-            condvar.notify_all();
-        }
+impl<C> core::fmt::Debug for ClockSpinPark<C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("ClockSpinPark")
     }
 }
 
-// SAFETY: the emulation compares and enqueues under one loom mutex, so a
-// wake after a change of the word cannot be missed; wakes compare addresses
-// only. (Loom's own panics end the model, which is the point.)
-#[cfg(loom)]
-unsafe impl Park for LoomPark {
-    /// Deadlines under loom come with the deadlines work.
-    type Deadline = NoDeadline;
+// SAFETY: as `SpinPark`; a timed wait reports `TimedOut` only once the clock
+// has reached the deadline, and `Clock::now` must not unwind.
+unsafe impl<C: Clock> Park for ClockSpinPark<C> {
+    type Deadline = C::Instant;
 
-    fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
-        match deadline {}
+    #[inline]
+    fn wait(_word: &AtomicU32, _expected: u32) {
+        crate::sync::spin_hint();
     }
-    fn wait(word: &AtomicU32, expected: u32) {
-        let (lock, condvar) = &*LOOM_FUTEX;
-        let mut futex = lock.lock().unwrap();
-        if word.load(crate::sync::Ordering::SeqCst) != expected {
-            return;
+    #[inline]
+    fn wait_until(_: &AtomicU32, _: u32, deadline: C::Instant) -> Result<(), TimedOut> {
+        if C::now() >= deadline {
+            return Err(TimedOut);
         }
-        let ticket = futex.next_ticket;
-        futex.next_ticket += 1;
-        futex
-            .sleepers
-            .push((word as *const AtomicU32 as usize, ticket, false));
-        loop {
-            futex = condvar.wait(futex).unwrap();
-            let me = futex.sleepers.iter().position(|s| s.1 == ticket);
-            if let Some(i) = me.filter(|&i| futex.sleepers[i].2) {
-                futex.sleepers.remove(i);
-                return;
-            }
-        }
+        crate::sync::spin_hint();
+        Ok(())
     }
-    fn wake_one(word: *const AtomicU32) {
-        Self::wake(word, 1);
-    }
-    fn wake_all(word: *const AtomicU32) {
-        Self::wake(word, usize::MAX);
-    }
+    #[inline]
+    fn wake_one(_word: *const AtomicU32) {}
+    #[inline]
+    fn wake_all(_word: *const AtomicU32) {}
 }
 
 /// The parker the primitives use unless told otherwise.
