@@ -206,7 +206,7 @@ pub fn deadline_overshoot(samples: usize, timeout: Duration) -> Vec<Duration> {
     let sem = empty_semaphore();
     (0..samples)
         .map(|_| {
-            let (ctx, _cancel) = Context::background().with_timeout(timeout);
+            let ctx = Context::background().with_timeout(timeout);
             let deadline = ctx.deadline().expect("a deadline");
             let result = sem.acquire(&ctx, 1).map(|p| p.leak());
             let returned = Instant::now();

@@ -82,11 +82,11 @@ fn bounded_group_over_items() -> Result<(), Box<dyn std::error::Error>> {
 fn store_with_lock_ctx() -> Result<(), Error> {
     println!("2. A store guarded by a Mutex, locked with a context");
     let store = Mutex::new(HashMap::new());
-    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(1));
+    let ctx = Context::background().with_timeout(Duration::from_secs(1));
     store.lock_ctx(&ctx)?.insert("user:42", "ada");
     println!("   inserted user:42 under lock_ctx (1 s budget)");
     let held = store.lock();
-    let (short, _c) = Context::background().with_timeout(Duration::from_millis(50));
+    let short = Context::background().with_timeout(Duration::from_millis(50));
     let start = Instant::now();
     let err = store.lock_ctx(&short).unwrap_err();
     println!(
@@ -195,7 +195,7 @@ fn deadline_ends_a_blocked_acquire() {
     println!("6. A deadline that ends a blocked acquire");
     let sem = Semaphore::new(1);
     let _held = sem.try_acquire(1).expect("free");
-    let (ctx, _c) = Context::background().with_timeout(Duration::from_millis(30));
+    let ctx = Context::background().with_timeout(Duration::from_millis(30));
     let start = Instant::now();
     let err = sem.acquire(&ctx, 1).unwrap_err();
     println!(

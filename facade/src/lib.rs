@@ -16,8 +16,10 @@
 //! The locks and counters are the ones of [`concur_core`] (`no_std`, futex
 //! parked); this crate adds contexts and RAII. With
 //! [`Context::background`] a `*_ctx` call costs what the plain call costs;
-//! with a live context, the uncontended path adds one atomic load and a
-//! blocked call registers a node on its own stack: nothing allocates.
+//! with a cancellable context, the uncontended path adds one atomic load and
+//! reads no clock, and a blocked call registers a node on its own stack and
+//! sleeps in a timed futex wait until the deadline: nothing allocates and no
+//! thread runs for it.
 //!
 //! ```
 //! use std::time::Duration;
@@ -25,10 +27,29 @@
 //!
 //! let sem = Semaphore::new(1);
 //! let _held = sem.acquire(&Context::background(), 1)?;
-//! let (ctx, _cancel) = Context::background().with_timeout(Duration::from_millis(10));
+//! let ctx = Context::background().with_timeout(Duration::from_millis(10));
 //! assert_eq!(sem.acquire(&ctx, 1).err(), Some(Error::DeadlineExceeded));
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! # Bounding a wait
+//!
+//! | form | reads the clock | use it for |
+//! |------|-----------------|------------|
+//! | `ctx.with_timeout(d)` / `with_deadline(at)` | once, when derived | a piece of work that spans several calls or threads: every call given the context shares its deadline |
+//! | `m.try_lock_for(d)`, `sem.try_acquire_for(n, d)`, ... | only if the call has to wait | one call, on its own, like parking_lot's `try_lock_for` |
+//! | `ctx.with_cancel()` | never | ending work from outside (shutdown, a client that left) |
+//!
+//! Deadlines need no cleanup: `with_timeout` and `with_deadline` return just
+//! the [`Context`]. Cancellation is `with_cancel`'s, whose [`CancelHandle`]
+//! cancels when dropped.
+//!
+//! # Platforms
+//!
+//! On Linux and Android a blocked thread sleeps in a timed futex wait
+//! (`FUTEX_WAIT_BITSET`, absolute `CLOCK_MONOTONIC`): no thread runs for
+//! any deadline. Elsewhere the core's parker has no timed wait yet, and one
+//! lazily started timer thread interrupts blocked waits at their deadlines.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -38,7 +59,13 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+#[cfg(any(
+    concur_debug,
+    not(any(target_os = "linux", target_os = "android")),
+    concur_timer_fallback
+))]
 mod background;
+mod clock;
 mod context;
 #[cfg(concur_debug)]
 #[cfg_attr(docsrs, doc(cfg(concur_debug)))]
@@ -54,7 +81,12 @@ mod semaphore;
 #[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 pub mod step;
 pub mod testing;
+#[cfg(any(
+    not(any(target_os = "linux", target_os = "android")),
+    concur_timer_fallback
+))]
 mod timer;
+mod wait;
 mod wait_group;
 
 pub use context::{CancelHandle, Context};
@@ -86,7 +118,8 @@ mod assertions {
     const_assert_eq!(std::mem::size_of::<Semaphore>(), 48);
     const_assert_eq!(std::mem::size_of::<WaitGroup>(), 8);
     const_assert_eq!(std::mem::size_of::<Once<()>>(), 4);
-    assert_eq_size!(Context, usize);
+    // Three words: the node pointer and a deadline held inline.
+    assert_eq_size!(Context, [usize; 3]);
 
     assert_impl_all!(Context: Send, Sync, Clone);
     assert_impl_all!(CancelHandle: Send, Sync);

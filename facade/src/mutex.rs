@@ -4,9 +4,11 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 use concur_core::RawMutex;
 
+use crate::wait::{self, Until};
 use crate::{Context, Error};
 
 /// A mutual-exclusion lock protecting a `T`, with context-aware locking.
@@ -22,7 +24,8 @@ use crate::{Context, Error};
 /// let store = Mutex::new(vec![1, 2]);
 /// store.lock().push(3);
 ///
-/// let (ctx, cancel) = Context::background().with_timeout(Duration::from_secs(5));
+/// let (ctx, cancel) = Context::background().with_cancel();
+/// let ctx = ctx.with_timeout(Duration::from_secs(5));
 /// store.lock_ctx(&ctx)?.push(4);
 /// assert_eq!(*store.lock(), [1, 2, 3, 4]);
 ///
@@ -102,13 +105,14 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Locks, sleeping until the lock is free or `ctx` ends.
     ///
-    /// A context that has already ended fails the call even if the lock is
-    /// free. With [`Context::background`] this costs what [`lock`](Self::lock)
-    /// costs.
+    /// A cancelled context fails the call even if the lock is free; a
+    /// passed deadline fails it only if it has to wait (a free lock is
+    /// taken, and no clock is read). With [`Context::background`] this costs
+    /// what [`lock`](Self::lock) costs.
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn lock_ctx(&self, ctx: &Context) -> Result<MutexGuard<'_, T>, Error> {
-        if let Some(err) = ctx.err() {
+        if let Some(err) = ctx.cancelled() {
             return Err(err);
         }
         if self.raw.try_lock() {
@@ -133,6 +137,51 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.raw.try_lock().then(|| self.guard())
+    }
+
+    /// Locks, sleeping at most `timeout`; `None` if the lock did not come
+    /// free in time. Reads the clock only if the lock is held (parking_lot's
+    /// `try_lock_for`); for a deadline shared by several calls, give them a
+    /// [`Context::with_timeout`] instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur_sync::Mutex;
+    ///
+    /// let m = Mutex::new(0);
+    /// let held = m.lock();
+    /// assert!(m.try_lock_for(Duration::from_millis(5)).is_none());
+    /// drop(held);
+    /// assert!(m.try_lock_for(Duration::ZERO).is_some()); // free: taken at once
+    /// ```
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
+        if self.raw.try_lock() {
+            return Some(self.guard());
+        }
+        self.lock_until(Until::After(timeout))
+    }
+
+    /// Locks, sleeping until `deadline` at the latest; `None` if the lock did
+    /// not come free by then. A free lock is taken even after the deadline.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
+        if self.raw.try_lock() {
+            return Some(self.guard());
+        }
+        self.lock_until(Until::At(deadline))
+    }
+
+    #[cold]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn lock_until(&self, until: Until) -> Option<MutexGuard<'_, T>> {
+        #[cfg(concur_debug)]
+        let _waiting = self.debug.waiting("mutex", std::panic::Location::caller());
+        wait::with_waiter(Some(until), |node| self.raw.lock_interruptible(node))
+            .ok()
+            .map(|()| self.guard())
     }
 
     /// The data, through a unique borrow: no locking needed.

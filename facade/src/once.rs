@@ -81,13 +81,15 @@ impl<T> Once<T> {
     }
 
     /// [`get_or_init`](Self::get_or_init) that stops waiting for another
-    /// caller's initializer when `ctx` ends. A context that has already ended
-    /// fails the call unless the value is already there.
+    /// caller's initializer when `ctx` ends. A cancelled context fails the
+    /// call unless the value is already there; a passed deadline fails it
+    /// only if it has to wait for another caller's initializer (with nobody
+    /// running one, this caller runs `init`).
     pub fn get_or_init_ctx(&self, ctx: &Context, init: impl FnOnce() -> T) -> Result<&T, Error> {
         if let Some(value) = self.get() {
             return Ok(value);
         }
-        if let Some(err) = ctx.err() {
+        if let Some(err) = ctx.cancelled() {
             return Err(err);
         }
         let begin = ctx

@@ -5,9 +5,11 @@ use std::cell::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 use concur_core::RawRwLock;
 
+use crate::wait::{self, Until};
 use crate::{Context, Error};
 
 /// A reader-writer lock protecting a `T`, with context-aware locking.
@@ -109,12 +111,13 @@ impl<T: ?Sized> RwLock<T> {
         self.read_guard()
     }
 
-    /// Read-locks, sleeping until possible or until `ctx` ends. A context that
-    /// has already ended fails the call even if the lock is free.
+    /// Read-locks, sleeping until possible or until `ctx` ends. A cancelled
+    /// context fails the call even if the lock is free; a passed deadline
+    /// fails it only if it has to wait.
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn read_ctx(&self, ctx: &Context) -> Result<RwLockReadGuard<'_, T>, Error> {
-        if let Some(err) = ctx.err() {
+        if let Some(err) = ctx.cancelled() {
             return Err(err);
         }
         if self.raw.try_read() {
@@ -135,6 +138,39 @@ impl<T: ?Sized> RwLock<T> {
         self.raw.try_read().then(|| self.read_guard())
     }
 
+    /// Read-locks, sleeping at most `timeout`; `None` if that was not
+    /// enough. Reads the clock only if it has to wait (see
+    /// [`Mutex::try_lock_for`](crate::Mutex::try_lock_for)).
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
+        if self.raw.try_read() {
+            return Some(self.read_guard());
+        }
+        self.read_until(Until::After(timeout))
+    }
+
+    /// Read-locks, sleeping until `deadline` at the latest; `None` if that
+    /// was not enough. A lock free for readers is taken even after it.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T>> {
+        if self.raw.try_read() {
+            return Some(self.read_guard());
+        }
+        self.read_until(Until::At(deadline))
+    }
+
+    #[cold]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn read_until(&self, until: Until) -> Option<RwLockReadGuard<'_, T>> {
+        #[cfg(concur_debug)]
+        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+        wait::with_waiter(Some(until), |node| self.raw.read_interruptible(node))
+            .ok()
+            .map(|()| self.read_guard())
+    }
+
     /// Write-locks, sleeping until the lock is free.
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
@@ -149,12 +185,13 @@ impl<T: ?Sized> RwLock<T> {
         self.write_guard()
     }
 
-    /// Write-locks, sleeping until the lock is free or `ctx` ends. A context
-    /// that has already ended fails the call even if the lock is free.
+    /// Write-locks, sleeping until the lock is free or `ctx` ends. A
+    /// cancelled context fails the call even if the lock is free; a passed
+    /// deadline fails it only if it has to wait.
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn write_ctx(&self, ctx: &Context) -> Result<RwLockWriteGuard<'_, T>, Error> {
-        if let Some(err) = ctx.err() {
+        if let Some(err) = ctx.cancelled() {
             return Err(err);
         }
         if self.raw.try_write() {
@@ -173,6 +210,38 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
         self.raw.try_write().then(|| self.write_guard())
+    }
+
+    /// Write-locks, sleeping at most `timeout`; `None` if that was not
+    /// enough. Reads the clock only if it has to wait.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
+        if self.raw.try_write() {
+            return Some(self.write_guard());
+        }
+        self.write_until(Until::After(timeout))
+    }
+
+    /// Write-locks, sleeping until `deadline` at the latest; `None` if that
+    /// was not enough. A free lock is taken even after it.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_write_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T>> {
+        if self.raw.try_write() {
+            return Some(self.write_guard());
+        }
+        self.write_until(Until::At(deadline))
+    }
+
+    #[cold]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn write_until(&self, until: Until) -> Option<RwLockWriteGuard<'_, T>> {
+        #[cfg(concur_debug)]
+        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+        wait::with_waiter(Some(until), |node| self.raw.write_interruptible(node))
+            .ok()
+            .map(|()| self.write_guard())
     }
 
     /// The data, through a unique borrow: no locking needed.

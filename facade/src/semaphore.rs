@@ -3,9 +3,11 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use concur_core::{AcquireError, RawSemaphore, TryAcquireError};
 
+use crate::wait::{self, Until};
 use crate::{Context, Error};
 
 pub use concur_core::MAX_PERMITS;
@@ -83,7 +85,9 @@ pub struct OwnedPermit {
     n: u64,
 }
 
-fn acquire_error(err: AcquireError, ctx: &Context) -> Error {
+/// The facade's error for a failed core acquire; `interrupted` is what an
+/// interrupt means for this call.
+fn acquire_error(err: AcquireError, interrupted: Error) -> Error {
     match err {
         AcquireError::Closed => Error::Closed,
         AcquireError::TooLarge {
@@ -93,7 +97,7 @@ fn acquire_error(err: AcquireError, ctx: &Context) -> Error {
             requested,
             capacity,
         },
-        AcquireError::Interrupted => ctx.interrupted(),
+        AcquireError::Interrupted => interrupted,
     }
 }
 
@@ -113,8 +117,9 @@ impl Semaphore {
     /// Acquires `n` permits, waiting in FIFO order until they are granted,
     /// the semaphore is closed, or `ctx` ends.
     ///
-    /// A context that has already ended fails the call even if permits are
-    /// free. A failed call holds nothing: anything it was partly granted
+    /// A cancelled context fails the call even if permits are free; a
+    /// passed deadline fails it only if it has to wait. A failed call holds
+    /// nothing: anything it was partly granted
     /// while it waited has gone to the waiters behind it.
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
@@ -135,11 +140,20 @@ impl Semaphore {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     fn acquire_raw(&self, ctx: &Context, n: u64) -> Result<(), Error> {
-        if let Some(err) = ctx.err() {
+        if let Some(err) = ctx.cancelled() {
             return Err(err);
         }
+        match self.try_take(n)? {
+            true => Ok(()),
+            false => self.acquire_slow(ctx, n),
+        }
+    }
+
+    /// The fast path: `Ok(true)` if taken, `Ok(false)` if the call must wait.
+    #[inline]
+    fn try_take(&self, n: u64) -> Result<bool, Error> {
         match self.raw.try_acquire(n) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(true),
             Err(TryAcquireError::Closed) => Err(Error::Closed),
             Err(TryAcquireError::TooLarge {
                 requested,
@@ -148,7 +162,7 @@ impl Semaphore {
                 requested,
                 capacity,
             }),
-            Err(TryAcquireError::NoPermits) => self.acquire_slow(ctx, n),
+            Err(TryAcquireError::NoPermits) => Ok(false),
         }
     }
 
@@ -160,7 +174,56 @@ impl Semaphore {
             .debug
             .waiting("semaphore", std::panic::Location::caller());
         ctx.block(|node| self.raw.acquire(node, n))?
-            .map_err(|e| acquire_error(e, ctx))
+            .map_err(|e| acquire_error(e, ctx.interrupted()))
+    }
+
+    /// Acquires `n` permits, waiting in FIFO order at most `timeout`:
+    /// [`Error::DeadlineExceeded`] if they were not granted in time (and
+    /// then it holds nothing), [`Error::Closed`] / [`Error::TooLarge`] as
+    /// for [`acquire`](Self::acquire). Reads the clock only if it has to
+    /// wait; for a deadline shared by several calls, give them a
+    /// [`Context::with_timeout`] instead.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use concur_sync::{Error, Semaphore};
+    ///
+    /// let sem = Semaphore::new(1);
+    /// let held = sem.try_acquire_for(1, Duration::from_millis(5))?;
+    /// let late = sem.try_acquire_for(1, Duration::from_millis(5));
+    /// assert_eq!(late.err(), Some(Error::DeadlineExceeded));
+    /// drop(held);
+    /// # Ok::<(), Error>(())
+    /// ```
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_acquire_for(&self, n: u64, timeout: Duration) -> Result<Permit<'_>, Error> {
+        if !self.try_take(n)? {
+            self.acquire_until(n, Until::After(timeout))?;
+        }
+        Ok(Permit { sem: self, n })
+    }
+
+    /// [`try_acquire_for`](Self::try_acquire_for) with a deadline: waits until
+    /// `deadline` at the latest. Free permits are granted even after it.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn try_acquire_until(&self, n: u64, deadline: Instant) -> Result<Permit<'_>, Error> {
+        if !self.try_take(n)? {
+            self.acquire_until(n, Until::At(deadline))?;
+        }
+        Ok(Permit { sem: self, n })
+    }
+
+    #[cold]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn acquire_until(&self, n: u64, until: Until) -> Result<(), Error> {
+        #[cfg(concur_debug)]
+        let _waiting = self
+            .debug
+            .waiting("semaphore", std::panic::Location::caller());
+        wait::with_waiter(Some(until), |node| self.raw.acquire(node, n))
+            .map_err(|e| acquire_error(e, Error::DeadlineExceeded))
     }
 
     /// Acquires `n` permits if they are available now and nobody is queued.

@@ -1,12 +1,13 @@
 //! Hooks for single-threaded harnesses (feature `step`): the pieces of a
-//! blocking call and of the deadline timer, callable one at a time.
+//! blocking call, and a test clock, callable one at a time.
 //!
 //! A fuzzer or model checker drives contexts with these instead of real
 //! threads and a real clock: it [`register`]s waiters as blocked calls
-//! would, checks which ones a cancellation interrupted, and plays the timer
-//! itself with [`fire_deadlines`] on a clock of its own. Give such contexts
-//! deadlines far in the future so the real timer thread never reaches them
-//! first.
+//! would, checks which ones a cancellation interrupted, and moves the
+//! contexts' clock itself with [`set_clock`], so deadlines pass when it
+//! says. Blocking calls still sleep on the real clock (the kernel's timed
+//! futex knows nothing of the test clock), so a harness that sets the clock
+//! does not block.
 //! See also `concur_core::step`.
 
 use std::pin::Pin;
@@ -16,28 +17,34 @@ use std::time::Instant;
 use concur_core::Waiter;
 
 use crate::context::{Node, Registration};
-use crate::{timer, Context, Error};
+use crate::{clock, Context, Error};
 
-/// Does, on this thread, what the deadline timer does when its clock reaches
-/// `until`: ends every context whose own deadline is at or before `until`
-/// (and their descendants) with [`Error::DeadlineExceeded`], earliest
-/// deadline first (ties in creation order). Returns how many deadlines
-/// fired. A context has a timer entry only if its deadline is earlier than
-/// its parent's, and only until it ends.
+/// Makes the contexts' clock (what [`Context::err`] and
+/// [`Context::with_timeout`] read) say `now`, process-wide, until
+/// [`use_real_clock`]. Instants before the process first read the clock
+/// read as that first reading.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
 /// use concur_sync::{step, Context, Error};
 ///
-/// let far = Instant::now() + Duration::from_secs(3600);
-/// let (ctx, _cancel) = Context::background().with_deadline(far);
-/// let (child, _c) = ctx.with_cancel();
-/// assert_eq!(step::fire_deadlines(far - Duration::from_millis(1)), 0);
-/// assert_eq!(step::fire_deadlines(far), 1);
-/// assert_eq!(child.err(), Some(Error::DeadlineExceeded));
+/// let t0 = Instant::now() + Duration::from_secs(3600);
+/// step::set_clock(t0);
+/// let ctx = Context::background().with_timeout(Duration::from_millis(5));
+/// assert_eq!(ctx.deadline(), Some(t0 + Duration::from_millis(5)));
+/// step::set_clock(t0 + Duration::from_millis(4));
+/// assert_eq!(ctx.err(), None);
+/// step::set_clock(t0 + Duration::from_millis(5));
+/// assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
+/// step::use_real_clock();
 /// ```
-pub fn fire_deadlines(until: Instant) -> usize {
-    timer::fire_due(until)
+pub fn set_clock(now: Instant) {
+    clock::fake::set(Some(now));
+}
+
+/// Goes back to the real clock after [`set_clock`].
+pub fn use_real_clock() {
+    clock::fake::set(None);
 }
 
 /// A waiter registered with a context as a blocked call registers it; see
@@ -82,7 +89,9 @@ pub fn register(ctx: &Context, waiter: Pin<Arc<Waiter>>) -> Result<Registered, E
     let entry = Box::pin(Registration::new(&waiter));
     let node = ctx.node().cloned();
     if let Some(node) = &node {
-        node.register(entry.as_ref())?;
+        // Refused only by a cancelled node, whose error `cancelled` reads.
+        node.register(entry.as_ref())
+            .map_err(|_| ctx.cancelled().unwrap_or(Error::Cancelled))?;
     }
     Ok(Registered {
         node,

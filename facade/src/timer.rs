@@ -1,24 +1,43 @@
-//! The process-wide deadline timer: one thread, started on first use, that
-//! cancels contexts with `DeadlineExceeded` when their deadlines pass.
+//! The fallback deadline timer: one thread, started on first use, that
+//! interrupts blocked waits whose deadlines pass, for platforms where the
+//! core's parker has no timed wait (everything but Linux and Android, or
+//! any platform built with `--cfg concur_timer_fallback`).
 //!
-//! Entries live in a `BTreeMap` ordered by (deadline, id) and are removed
-//! when their context is cancelled first, so memory tracks live deadlines.
-//! The thread sleeps on a condition variable until the earliest deadline (a
-//! timed futex wait, not polling) and is woken when an earlier one arrives.
+//! On Linux and Android nothing here runs: a blocked thread sleeps in a
+//! timed futex wait instead, and this module is never reached.
+//!
+//! An entry is a blocked call's waiter, keyed by (deadline, id) in a
+//! `BTreeMap` behind one mutex. The call links it before it blocks and
+//! unlinks it (through [`Scheduled`]'s drop) before its stack frame ends;
+//! the timer interrupts a waiter only with the mutex held, so it never
+//! follows an entry after its frame is gone. The thread sleeps on a
+//! condition variable until the earliest deadline (a timed wait, not
+//! polling) and is woken when an earlier one arrives. Memory tracks the
+//! waits blocked right now. Depends on nothing else of the facade but the
+//! thread starter.
 
 use std::collections::BTreeMap;
-use std::sync::{Condvar, Mutex, OnceLock, Weak};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use crate::background::Background;
-use crate::context::{Node, DEADLINE};
+use concur_core::Waiter;
 
-/// Identifies a scheduled deadline, to unschedule it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct TimerKey {
-    at: Instant,
-    id: u64,
-}
+use crate::background::Background;
+
+type Key = (Instant, u64);
+
+/// A waiter on a blocked thread's stack; followed only under the lock.
+struct Entry(*const Waiter);
+
+// SAFETY: the pointer is only followed by the timer thread with the
+// timer's mutex held, while the entry is linked, and the `Scheduled` guard
+// that borrows the waiter unlinks it under the same mutex before the
+// borrow (and so the waiter) can end. Only a leaked guard could leave an
+// entry behind, so `Scheduled` is crate-private and its one user keeps it
+// in the frame that made it, where unwinding drops it too.
+unsafe impl Send for Entry {}
 
 struct Timer {
     state: Mutex<State>,
@@ -26,13 +45,13 @@ struct Timer {
 }
 
 struct State {
-    entries: BTreeMap<TimerKey, Weak<Node>>,
+    entries: BTreeMap<Key, Entry>,
     next_id: u64,
 }
 
 /// The timer, with its thread started if the OS lets us. If it does not,
 /// the error is reported and the entries wait for a later call to start it
-/// (see `background`): deriving a deadline never panics.
+/// (see `background`).
 fn timer() -> &'static Timer {
     static TIMER: OnceLock<Timer> = OnceLock::new();
     static THREAD: Background = Background::new();
@@ -52,77 +71,60 @@ fn timer() -> &'static Timer {
     timer
 }
 
-pub(crate) fn schedule(at: Instant, node: Weak<Node>) -> TimerKey {
-    let timer = timer();
-    let mut state = timer.state.lock().unwrap_or_else(|e| e.into_inner());
-    let key = TimerKey {
-        at,
-        id: state.next_id,
-    };
-    state.next_id += 1;
-    let earliest = state.entries.keys().next().is_none_or(|first| key < *first);
-    state.entries.insert(key, node);
-    drop(state);
-    if earliest {
-        timer.wake.notify_one();
-    }
-    key
+fn lock(timer: &Timer) -> MutexGuard<'_, State> {
+    timer.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Removes and returns the entries due at `until`, earliest first.
-fn take_due(state: &mut State, until: Instant) -> Vec<Weak<Node>> {
-    let mut due = Vec::new();
-    while let Some(entry) = state.entries.first_entry() {
-        if entry.key().at > until {
-            break;
+/// A waiter linked into the timer until dropped; borrows the waiter, so it
+/// cannot outlive it.
+pub(crate) struct Scheduled<'a> {
+    key: Key,
+    _waiter: PhantomData<&'a Waiter>,
+}
+
+impl<'a> Scheduled<'a> {
+    /// Links `waiter` so the timer interrupts it at `at`.
+    pub(crate) fn new(at: Instant, waiter: Pin<&'a Waiter>) -> Self {
+        let timer = timer();
+        let mut state = lock(timer);
+        let key = (at, state.next_id);
+        state.next_id += 1;
+        let earliest = state.entries.keys().next().is_none_or(|first| key < *first);
+        state.entries.insert(key, Entry(&*waiter));
+        drop(state);
+        if earliest {
+            timer.wake.notify_one();
         }
-        due.push(entry.remove());
-    }
-    due
-}
-
-/// Ends the contexts of due entries, in order, with the timer's lock released
-/// (cancelling takes node locks and wakes threads).
-fn fire(due: Vec<Weak<Node>>) {
-    for node in due.into_iter().filter_map(|w| w.upgrade()) {
-        node.cancel(DEADLINE);
+        Self {
+            key,
+            _waiter: PhantomData,
+        }
     }
 }
 
-/// Fires, on the caller's thread, every deadline at or before `until`, as
-/// the timer thread does when its clock reaches `until`; returns how many.
-#[cfg(feature = "step")]
-pub(crate) fn fire_due(until: Instant) -> usize {
-    let timer = timer();
-    let due = take_due(
-        &mut timer.state.lock().unwrap_or_else(|e| e.into_inner()),
-        until,
-    );
-    let count = due.len();
-    fire(due);
-    count
-}
-
-pub(crate) fn unschedule(key: TimerKey) {
-    let timer = timer();
-    let mut state = timer.state.lock().unwrap_or_else(|e| e.into_inner());
-    state.entries.remove(&key);
+impl Drop for Scheduled<'_> {
+    fn drop(&mut self) {
+        lock(timer()).entries.remove(&self.key);
+    }
 }
 
 fn run(timer: &Timer) {
-    let mut state = timer.state.lock().unwrap_or_else(|e| e.into_inner());
+    let mut state = lock(timer);
     loop {
         let now = Instant::now();
-        let due = take_due(&mut state, now);
-        if !due.is_empty() {
-            drop(state);
-            fire(due);
-            state = timer.state.lock().unwrap_or_else(|e| e.into_inner());
-            continue;
+        while let Some(entry) = state.entries.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let waiter = entry.remove();
+            // SAFETY: the entry was linked, so its waiter is alive: the
+            // blocked call unlinks it, under this lock, before the waiter
+            // is dropped. `interrupt` does not block (it wakes by address).
+            unsafe { (*waiter.0).interrupt() };
         }
         state = match state.entries.keys().next() {
             Some(first) => {
-                let wait = first.at.saturating_duration_since(now);
+                let wait = first.0.saturating_duration_since(now);
                 timer
                     .wake
                     .wait_timeout(state, wait)
@@ -137,29 +139,29 @@ fn run(timer: &Timer) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Context;
     use std::time::Duration;
 
-    fn entries_at(at: Instant) -> usize {
-        let state = timer().state.lock().unwrap();
-        state.entries.keys().filter(|k| k.at == at).count()
+    fn scheduled_at(at: Instant) -> usize {
+        lock(timer()).entries.keys().filter(|k| k.0 == at).count()
     }
 
+    /// A blocked call's waiter is linked while it blocks and unlinked when
+    /// the call returns (here: granted long before its deadline).
     #[test]
-    fn cancelled_contexts_leave_no_timer_entries() {
+    fn a_blocked_wait_is_scheduled_only_while_it_blocks() {
         let at = Instant::now() + Duration::from_secs(7 * 3600 + 13);
-        let (root, root_cancel) = Context::background().with_cancel();
-        let mut live = Vec::new();
-        for i in 0..10_000 {
-            let (ctx, handle) = root.with_deadline(at);
-            if i % 100 == 0 {
-                live.push((ctx, handle));
+        let m = crate::Mutex::new(());
+        let held = m.lock();
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| m.try_lock_until(at).is_some());
+            let start = Instant::now();
+            while scheduled_at(at) == 0 {
+                assert!(start.elapsed() < Duration::from_secs(60), "never scheduled");
+                std::thread::yield_now();
             }
-        }
-        assert_eq!(entries_at(at), 100, "only live deadlines stay scheduled");
-        // Cancelling the parent removes the children's entries too.
-        root_cancel.cancel();
-        assert_eq!(entries_at(at), 0);
-        assert!(live.iter().all(|(ctx, _)| ctx.is_done()));
+            drop(held);
+            assert!(waiter.join().unwrap());
+        });
+        assert_eq!(scheduled_at(at), 0);
     }
 }

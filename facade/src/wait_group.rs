@@ -63,11 +63,12 @@ impl WaitGroup {
         self.counter.wait();
     }
 
-    /// Blocks until the count is zero or `ctx` ends. A context that has
-    /// already ended fails the call even if the count is zero.
+    /// Blocks until the count is zero or `ctx` ends. A cancelled context
+    /// fails the call even if the count is zero; a passed deadline fails it
+    /// only if it has to wait.
     #[inline]
     pub fn wait_ctx(&self, ctx: &Context) -> Result<(), Error> {
-        if let Some(err) = ctx.err() {
+        if let Some(err) = ctx.cancelled() {
             return Err(err);
         }
         if self.counter.count() == 0 {

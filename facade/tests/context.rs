@@ -36,7 +36,7 @@ fn cancelling_a_parent_cancels_every_descendant_but_not_the_reverse() {
     let (a, a_cancel) = root.with_cancel();
     let (b, _b_cancel) = root.with_cancel();
     let (a1, _a1_cancel) = a.with_cancel();
-    let (a2, a2_cancel) = a.with_timeout(Duration::from_secs(3600));
+    let (a2, a2_cancel) = a.with_timeout(Duration::from_secs(3600)).with_cancel();
     a2_cancel.cancel();
     assert_eq!(a2.err(), Some(Error::Cancelled));
     assert_eq!(a.err(), None, "a child does not touch its parent");
@@ -69,31 +69,31 @@ fn deep_chains_cancel_without_recursion() {
 
 #[test]
 fn past_deadline_and_zero_timeout_are_done_at_once() {
-    let (ctx, _c) = Context::background().with_deadline(Instant::now() - Duration::from_millis(1));
+    let ctx = Context::background().with_deadline(Instant::now() - Duration::from_millis(1));
     assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
-    let (ctx, _c) = Context::background().with_timeout(Duration::ZERO);
+    let ctx = Context::background().with_timeout(Duration::ZERO);
     assert_eq!(ctx.err(), Some(Error::DeadlineExceeded));
 }
 
 #[test]
 fn huge_timeout_is_clamped_not_a_panic() {
-    let (ctx, _c) = Context::background().with_timeout(Duration::MAX);
+    let ctx = Context::background().with_timeout(Duration::MAX);
     assert_eq!(ctx.err(), None);
     assert_eq!(ctx.deadline(), None);
 }
 
 #[test]
 fn children_inherit_the_earlier_deadline() {
-    let (parent, _p) = Context::background().with_timeout(Duration::from_secs(10));
-    let (child, _c) = parent.with_timeout(Duration::from_secs(100));
+    let parent = Context::background().with_timeout(Duration::from_secs(10));
+    let child = parent.with_timeout(Duration::from_secs(100));
     assert_eq!(child.deadline(), parent.deadline());
-    let (grandchild, _g) = child.with_timeout(Duration::from_secs(1));
+    let grandchild = child.with_timeout(Duration::from_secs(1));
     assert!(grandchild.deadline() < parent.deadline());
 }
 
 #[test]
 fn deadline_fires_and_propagates() {
-    let (parent, _p) = Context::background().with_timeout(Duration::from_millis(30));
+    let parent = Context::background().with_timeout(Duration::from_millis(30));
     let (child, _c) = parent.with_cancel();
     let start = Instant::now();
     assert_eq!(child.wait(), Error::DeadlineExceeded);

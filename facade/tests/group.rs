@@ -204,7 +204,7 @@ fn wait_ends_early_when_its_context_does() {
     let group = Group::builder().limit(1).build().unwrap();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     group.go(move || release_rx.recv().map_err(|e| e.to_string()));
-    let (ctx, _c) = Context::background().with_timeout(Duration::from_millis(20));
+    let ctx = Context::background().with_timeout(Duration::from_millis(20));
     let err: GroupError = group.wait(&ctx).unwrap_err();
     assert_eq!(err.interrupted(), Some(Error::DeadlineExceeded));
     assert_eq!(err.failures(), 0);

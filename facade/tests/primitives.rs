@@ -34,7 +34,7 @@ fn ended() -> Context {
     ctx
 }
 
-fn short_deadline() -> (Context, concur_sync::CancelHandle) {
+fn short_deadline() -> Context {
     Context::background().with_timeout(Duration::from_millis(20))
 }
 
@@ -52,7 +52,7 @@ fn mutex_lock_ctx() {
     let m2 = m.clone();
     let r = cancel_while_blocked(move |ctx| m2.lock_ctx(ctx).map(|_| ()));
     assert_eq!(r, Err(Error::Cancelled));
-    let (ctx, _c) = short_deadline();
+    let ctx = short_deadline();
     let start = Instant::now();
     assert_eq!(m.lock_ctx(&ctx).err(), Some(Error::DeadlineExceeded));
     assert!(start.elapsed() >= Duration::from_millis(19));
@@ -90,7 +90,7 @@ fn rwlock_ctx_forms() {
             cancel_while_blocked(move |ctx| l2.read_ctx(ctx).map(|_| ())),
             Err(Error::Cancelled)
         );
-        let (ctx, _c) = short_deadline();
+        let ctx = short_deadline();
         assert_eq!(l.write_ctx(&ctx).err(), Some(Error::DeadlineExceeded));
         drop(w);
     }
@@ -125,7 +125,7 @@ fn semaphore_acquire_ctx() {
         cancel_while_blocked(move |ctx| s2.acquire(ctx, 3).map(|_| ())),
         Err(Error::Cancelled)
     );
-    let (dctx, _c) = short_deadline();
+    let dctx = short_deadline();
     assert_eq!(sem.acquire(&dctx, 2).err(), Some(Error::DeadlineExceeded));
     // The failed waits took nothing: the 1 free permit is still there.
     assert_eq!(sem.available(), 1);
@@ -230,7 +230,7 @@ fn wait_group_wait_ctx() {
         cancel_while_blocked(move |ctx| w2.wait_ctx(ctx)),
         Err(Error::Cancelled)
     );
-    let (ctx, _c) = short_deadline();
+    let ctx = short_deadline();
     assert_eq!(wg.wait_ctx(&ctx), Err(Error::DeadlineExceeded));
     assert_eq!(wg.count(), 2, "failed waits change nothing");
     let workers: Vec<_> = (0..2)
@@ -288,7 +288,7 @@ fn once_ctx_gives_up_waiting_for_a_slow_initializer() {
         })
     };
     running_rx.recv_timeout(HANG).unwrap();
-    let (ctx, _c) = short_deadline();
+    let ctx = short_deadline();
     assert_eq!(
         once.get_or_init_ctx(&ctx, || 2),
         Err(Error::DeadlineExceeded)
@@ -351,7 +351,7 @@ fn one_cancel_wakes_threads_blocked_on_every_primitive() {
     running_rx.recv_timeout(HANG).unwrap();
 
     let (ctx, cancel) = Context::background().with_cancel();
-    let (child, _child_cancel) = ctx.with_timeout(Duration::from_secs(3600));
+    let child = ctx.with_timeout(Duration::from_secs(3600));
     type Call = Box<dyn FnOnce(&Context) -> Result<(), Error> + Send>;
     let calls: Vec<Call> = vec![
         Box::new({

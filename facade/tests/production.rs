@@ -18,7 +18,7 @@ fn thread_names() -> Vec<String> {
 #[test]
 #[cfg(target_os = "linux")]
 fn no_watchdog_thread_after_using_every_primitive() {
-    let (ctx, _cancel) = Context::background().with_timeout(Duration::from_secs(60));
+    let ctx = Context::background().with_timeout(Duration::from_secs(60));
     let m = Mutex::new(0);
     *m.lock_ctx(&ctx).unwrap() += 1;
     let l = RwLock::new(0);

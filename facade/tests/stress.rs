@@ -81,10 +81,11 @@ fn conservation_under_random_cancellation() {
                                 ctx
                             }
                             _ => {
+                                // A deadline and a cancel racing it: the
+                                // canceller may cancel first.
                                 let (ctx, handle) = Context::background()
-                                    .with_timeout(Duration::from_micros(rng.below(500)));
-                                // Dropping the handle would cancel at once; keep
-                                // it with the canceller, which may cancel first.
+                                    .with_timeout(Duration::from_micros(rng.below(500)))
+                                    .with_cancel();
                                 handles.lock().unwrap().push(handle);
                                 ctx
                             }
@@ -190,7 +191,7 @@ fn wait_group_once_and_pool_under_contention() {
                     })
                 })
                 .collect();
-            let (ctx, _c) = Context::background().with_timeout(Duration::from_secs(120));
+            let ctx = Context::background().with_timeout(Duration::from_secs(120));
             wg.wait_ctx(&ctx).expect("wait group never reached zero");
             assert_eq!(inits.load(Ordering::SeqCst), 1, "Once ran twice");
             for w in workers {
