@@ -115,3 +115,39 @@ fn blocking_with_a_live_context_allocates_nothing() {
         );
     }
 }
+
+/// Deriving a deadline from `background()` (or from a cancellable context)
+/// allocates nothing, and neither do the `*_ctx` calls given it nor the
+/// per-call timeout forms, free or blocked until the deadline.
+#[test]
+fn deadlines_allocate_nothing() {
+    use std::time::{Duration, Instant};
+    let m = Mutex::new(0u64);
+    let l = RwLock::new(0u64);
+    let sem = Semaphore::new(1);
+    let (live, _cancel) = Context::background().with_cancel();
+    let (n, ()) = allocations_in(|| {
+        for _ in 0..1000 {
+            let ctx = Context::background().with_timeout(Duration::from_millis(5));
+            *m.lock_ctx(&ctx).unwrap() += 1;
+            let ctx = live.with_deadline(Instant::now() + Duration::from_secs(1));
+            *m.lock_ctx(&ctx).unwrap() += 1;
+            drop(l.read_ctx(&ctx).unwrap());
+            drop(sem.acquire(&ctx, 1).unwrap());
+            *m.try_lock_for(Duration::from_millis(5)).unwrap() += 1;
+            drop(l.try_write_for(Duration::from_millis(5)).unwrap());
+            drop(sem.try_acquire_for(1, Duration::from_millis(5)).unwrap());
+        }
+        // Blocked until the deadline: still nothing (the futex wait is timed;
+        // where it is not, the fallback timer's entry is the one allocation).
+        let _held = m.lock();
+        let _permit = sem.try_acquire(1).unwrap();
+        let short = Context::background().with_timeout(Duration::from_millis(2));
+        assert!(m.lock_ctx(&short).is_err());
+        assert!(sem.acquire(&short, 1).is_err());
+        assert!(m.try_lock_for(Duration::from_millis(2)).is_none());
+    });
+    if cfg!(any(target_os = "linux", target_os = "android")) {
+        assert_eq!(n, 0, "{n} allocations with deadlines");
+    }
+}
