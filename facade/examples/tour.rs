@@ -190,11 +190,12 @@ fn group_errors_in_a_job_span() {
     }
 }
 
-/// A deadline delivered to a thread blocked in `acquire`.
+/// A deadline inside the wait: the blocked thread sleeps in a timed futex
+/// wait (Linux), with no timer thread; a per-call timeout; a cancel cause.
 fn deadline_ends_a_blocked_acquire() {
-    println!("6. A deadline that ends a blocked acquire");
+    println!("6. Deadlines inside the wait, a per-call timeout, a cancel with a cause");
     let sem = Semaphore::new(1);
-    let _held = sem.try_acquire(1).expect("free");
+    let held = sem.try_acquire(1).expect("free");
     let ctx = Context::background().with_timeout(Duration::from_millis(30));
     let start = Instant::now();
     let err = sem.acquire(&ctx, 1).unwrap_err();
@@ -202,8 +203,28 @@ fn deadline_ends_a_blocked_acquire() {
         "   acquire returned `{err}` after {:.1?} (deadline 30 ms)",
         start.elapsed()
     );
+    let start = Instant::now();
+    let late = sem
+        .try_acquire_for(1, Duration::from_millis(5))
+        .unwrap_err();
+    println!(
+        "   try_acquire_for(1, 5 ms) returned `{late}` after {:.1?}",
+        start.elapsed()
+    );
+    drop(held);
+    println!(
+        "   the permit is free again: try_acquire_for on it takes it at once: {}",
+        sem.try_acquire_for(1, Duration::ZERO).is_ok()
+    );
     println!(
         "   asking for more permits than exist fails at once: `{}`",
         sem.acquire(&Context::background(), 5).unwrap_err()
+    );
+    let (request, cancel) = Context::background().with_cancel();
+    cancel.cancel_with(std::io::Error::other("client disconnected"));
+    println!(
+        "   a request cancelled with a cause: err() = `{}`, cause() = `{}`",
+        request.err().expect("cancelled"),
+        request.cause().expect("cancelled")
     );
 }
