@@ -1,4 +1,4 @@
-//! Wake-up (ping-pong) and cancel latency, as means; the report binary
+//! Wake-up (ping-pong), cancel latency and deadline overshoot, as means; the report binary
 //! prints their medians and p99s. The cases live in
 //! `concur_benches::latency`.
 

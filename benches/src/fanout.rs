@@ -72,8 +72,15 @@ pub fn groups() -> Vec<Group> {
             .case("thread_per_task", |n| {
                 time(n, || {
                     std::thread::scope(|s| {
-                        for i in 0..TASKS {
-                            s.spawn(move || task(i));
+                        // Joined, not dropped: dropping a handle detaches
+                        // the thread, and glibc 2.36's pthread_detach can
+                        // read the descriptor of a thread that is exiting
+                        // and freeing it at that moment (a report run
+                        // segfaulted there; oneTBB#1758 saw the same).
+                        let handles: Vec<_> =
+                            (0..TASKS).map(|i| s.spawn(move || task(i))).collect();
+                        for handle in handles {
+                            handle.join().unwrap();
                         }
                     })
                 })

@@ -9,7 +9,11 @@
 //!   cancellable context; a sample is from just before `cancel()` to the
 //!   blocked call having returned, as seen by the waiter.
 //! * Deadline overshoot: a thread blocks with a 1 ms timeout; a sample is
-//!   how late after the deadline the call returned.
+//!   how late after the deadline the call returned (`lock_ctx`, `acquire`,
+//!   and parking_lot's `try_lock_until` as the anchor).
+//! * Mutex cancel (`mutex_cancel_latency`): cancelling one thread blocked in
+//!   `lock_ctx`, alone or with 7 other sleepers on the same mutex, which
+//!   the interrupt's wake-all also wakes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -216,6 +220,80 @@ pub fn deadline_overshoot(samples: usize, timeout: Duration) -> Vec<Duration> {
         .collect()
 }
 
+/// `samples` blocked `lock_ctx` calls on a held mutex with a `timeout`
+/// deadline: how long after the deadline each returned.
+pub fn lock_deadline_overshoot(samples: usize, timeout: Duration) -> Vec<Duration> {
+    let m = concur_sync::Mutex::new(());
+    let _held = m.lock();
+    (0..samples)
+        .map(|_| {
+            let ctx = Context::background().with_timeout(timeout);
+            let deadline = ctx.deadline().expect("a deadline");
+            let result = m.lock_ctx(&ctx).map(drop);
+            let returned = Instant::now();
+            assert_eq!(result.err(), Some(Error::DeadlineExceeded));
+            returned.saturating_duration_since(deadline)
+        })
+        .collect()
+}
+
+/// The anchor: parking_lot's `try_lock_until` on a held mutex, the same way.
+pub fn parking_lot_deadline_overshoot(samples: usize, timeout: Duration) -> Vec<Duration> {
+    let m = parking_lot::Mutex::new(());
+    let _held = m.lock();
+    (0..samples)
+        .map(|_| {
+            let deadline = Instant::now() + timeout;
+            let result = m.try_lock_until(deadline).map(drop);
+            let returned = Instant::now();
+            assert!(result.is_none());
+            returned.saturating_duration_since(deadline)
+        })
+        .collect()
+}
+
+/// `samples` cancellations of a thread blocked in `Mutex::lock_ctx` while
+/// `bystanders` other threads sleep in `lock()` on the same held mutex:
+/// each sample is from just before `cancel()` to the call having returned.
+/// An interrupt wakes every sleeper of the mutex word (it cannot wake just
+/// one on a shared word), so this prices that against `bystanders = 0`.
+pub fn mutex_cancel_latency(samples: usize, bystanders: usize) -> Vec<Duration> {
+    let m = concur_sync::Mutex::new(());
+    let held = m.lock();
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    let (ctx_tx, ctx_rx) = mpsc::channel::<Context>();
+    let (done_tx, done_rx) = mpsc::channel::<Instant>();
+    thread::scope(|s| {
+        for _ in 0..bystanders {
+            s.spawn(|| drop(m.lock()));
+        }
+        s.spawn(|| {
+            for ctx in ctx_rx {
+                ready_tx.send(()).unwrap();
+                let result = m.lock_ctx(&ctx).map(drop);
+                let returned = Instant::now();
+                assert_eq!(result.err(), Some(Error::Cancelled));
+                done_tx.send(returned).unwrap();
+            }
+        });
+        let mut out = Vec::with_capacity(samples);
+        for _ in 0..samples {
+            let (ctx, cancel) = Context::background().with_cancel();
+            ctx_tx.send(ctx).unwrap();
+            ready_rx.recv().unwrap();
+            // Everyone asleep again (the last interrupt woke the bystanders).
+            spin_for(Duration::from_micros(200));
+            let start = Instant::now();
+            cancel.cancel();
+            let returned = done_rx.recv().unwrap();
+            out.push(returned.saturating_duration_since(start));
+        }
+        drop(ctx_tx);
+        drop(held);
+        out
+    })
+}
+
 /// The latency groups, timed in total for criterion.
 pub fn groups() -> Vec<Group> {
     let mut wake = Group::new(
@@ -232,5 +310,21 @@ pub fn groups() -> Vec<Group> {
         "cancel() until the blocked acquire returned",
     )
     .case("concur", |n| cancel_latency(n as usize).into_iter().sum());
-    vec![wake, cancel]
+    let ms = Duration::from_millis(1);
+    let overshoot = Group::new(
+        "deadline_overshoot",
+        "a blocked call with a 1 ms timeout: return minus deadline",
+    )
+    .case("concur_lock_ctx", move |n| {
+        lock_deadline_overshoot(n as usize, ms).into_iter().sum()
+    })
+    .case("concur_acquire", move |n| {
+        deadline_overshoot(n as usize, ms).into_iter().sum()
+    })
+    .case("parking_lot_try_lock_until", move |n| {
+        parking_lot_deadline_overshoot(n as usize, ms)
+            .into_iter()
+            .sum()
+    });
+    vec![wake, cancel, overshoot]
 }

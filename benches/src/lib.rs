@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 pub mod anchors;
 pub mod contended;
+pub mod deadlines;
 pub mod fanout;
 pub mod latency;
 pub mod sizes;
@@ -69,6 +70,7 @@ pub fn time(iters: u64, mut op: impl FnMut()) -> Duration {
 /// The groups measured as time per iteration (all but the latencies).
 pub fn throughput_groups() -> Vec<Group> {
     let mut groups = uncontended::groups();
+    groups.extend(deadlines::groups());
     groups.extend(contended::groups());
     groups.extend(fanout::groups());
     groups

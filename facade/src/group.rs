@@ -737,6 +737,11 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
     fn start_worker(&self, n: usize) -> std::io::Result<()> {
         let core = self.core.clone();
+        // The handle is dropped here, which detaches the thread (the scope
+        // still waits for it). That is safe only because a worker cannot be
+        // exiting now: it leaves only at shut-down, which follows the
+        // scope closure, which is still running this call. (glibc's
+        // pthread_detach can fault on a thread that exits during it.)
         thread::Builder::new()
             .name(format!("concur-scope-{n}"))
             .spawn_scoped(self.threads, move || core.work())?;
