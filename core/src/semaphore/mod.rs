@@ -1,0 +1,352 @@
+//! `RawSemaphore`: a weighted, FIFO-fair counting semaphore whose queued
+//! waiters are intrusive nodes and whose waits can be interrupted.
+//!
+//! # Words
+//!
+//! `state` (`u64`): bit 63 is `SLOW`, bits 0..=62 are the available permits.
+//!
+//! | `SLOW` | available | meaning |
+//! |--------|-----------|---------|
+//! | 0      | `a`       | nobody queued, open: acquire and release are one CAS each |
+//! | 1      | `0`       | waiters are queued: every permit goes to the head of the queue |
+//! | 1      | `a`       | closed (queue empty): acquires fail, releases still count |
+//!
+//! `SLOW` is set and cleared only under the list lock; while it is set, only
+//! list-lock holders write `state`. So the fast paths need one CAS and never
+//! take the lock, a newcomer cannot barge past a queue (it sees `SLOW` and
+//! joins the queue), and a release that sees `SLOW` grants under the lock.
+//!
+//! `capacity` is the number of permits in existence: available + held by
+//! callers + granted to queued waiters so far. A request above it can never
+//! succeed, so it fails with `TooLarge` instead of queueing. It grows outside
+//! the lock (`add_permits`) but shrinks only under it, where requests are
+//! checked before they queue, so no waiter can be left needing more than
+//! exists.
+//!
+//! # The queue
+//!
+//! Under the list lock (a [`RawMutex`]): an intrusive FIFO of [`Waiter`]
+//! nodes, each with `requested` and `need` (still missing), and `pending`, the
+//! sum of partial grants held by queued nodes.
+//!
+//! Grants go to the head only, and partially: a release of `k` permits gives
+//! the head `min(k, need)` and moves on only when the head is complete. A
+//! large request at the head therefore holds back smaller requests behind it
+//! until it is satisfied. This is deliberate: the alternative (letting small
+//! requests pass) starves large ones forever under steady load.
+//!
+//! # Interruption
+//!
+//! An interrupter flips the node's `INTERRUPTED` bit and wakes its owner; it
+//! never touches the queue. Whoever next holds the list lock handles it:
+//!
+//! * a granter that finds an interrupted node at the head unlinks it, takes
+//!   back its partial grant and passes it on, so one stuck thread cannot hold
+//!   up the queue while it is descheduled;
+//! * the owner, once awake, unlinks itself (if no granter did), returning its
+//!   partial grant through the same grant routine, so the waiters behind it
+//!   get what it had;
+//! * if the node was already fully granted when the owner sees the interrupt,
+//!   the owner releases the whole grant and still reports `Interrupted`.
+//!
+//! A node whose deadline passes interrupts itself (`Waiter::with_deadline`)
+//! and leaves the same way, unless its outcome came first.
+//!
+//! In every case each permit is either available, held by exactly one
+//! caller, or counted in `pending` for exactly one queued node.
+//!
+//! The code: this file has the fast paths and the blocking `acquire`;
+//! `queue` links, completes and grants under the list lock; `resize` has
+//! the releases, `add_permits`, `forget_permits`, `retire` and `close`.
+
+mod queue;
+mod resize;
+
+use core::pin::Pin;
+
+use crate::list::WaitList;
+use crate::mutex::RawMutex;
+use crate::park::{DefaultPark, Park};
+use crate::sync::{spin_hint, AtomicBool, AtomicU64, Ordering, UnsafeCell, SPIN_LIMIT};
+use crate::waiter::{Waiter, DONE, INTERRUPTED};
+use queue::Queue;
+
+const SLOW: u64 = 1 << 63;
+
+/// The largest number of permits a semaphore can hold: 2^63 - 1.
+pub const MAX_PERMITS: u64 = SLOW - 1;
+
+/// Why [`RawSemaphore::try_acquire`] took nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TryAcquireError {
+    /// Not enough permits are available right now (or others are queued).
+    NoPermits,
+    /// The semaphore is closed.
+    Closed,
+    /// More permits were requested than the semaphore has in existence.
+    TooLarge {
+        /// Permits requested.
+        requested: u64,
+        /// Permits in existence when the request was refused.
+        capacity: u64,
+    },
+}
+
+/// Why [`RawSemaphore::acquire`] took nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AcquireError {
+    /// The semaphore is closed, or was closed while the call waited.
+    Closed,
+    /// More permits were requested than the semaphore has in existence (now,
+    /// or after permits were retired while the call waited).
+    TooLarge {
+        /// Permits requested.
+        requested: u64,
+        /// Permits in existence when the request was refused.
+        capacity: u64,
+    },
+    /// The call's [`Waiter`] was interrupted.
+    Interrupted,
+}
+
+impl core::fmt::Display for TryAcquireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::NoPermits => f.write_str("not enough permits available"),
+            Self::Closed => f.write_str("semaphore closed"),
+            Self::TooLarge {
+                requested,
+                capacity,
+            } => write!(
+                f,
+                "requested {requested} permits from a semaphore of {capacity}"
+            ),
+        }
+    }
+}
+
+impl core::fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Closed => f.write_str("semaphore closed"),
+            Self::TooLarge {
+                requested,
+                capacity,
+            } => write!(
+                f,
+                "requested {requested} permits from a semaphore of {capacity}"
+            ),
+            Self::Interrupted => f.write_str("wait interrupted"),
+        }
+    }
+}
+
+/// A weighted FIFO semaphore without RAII; see the [module docs](self).
+///
+/// ```
+/// use core::pin::pin;
+/// use concur_core::{RawSemaphore, Waiter, TryAcquireError};
+///
+/// let sem: RawSemaphore = RawSemaphore::new(5);
+/// sem.try_acquire(3).unwrap();
+/// assert_eq!(sem.try_acquire(3), Err(TryAcquireError::NoPermits));
+/// assert_eq!(
+///     sem.try_acquire(6),
+///     Err(TryAcquireError::TooLarge { requested: 6, capacity: 5 })
+/// );
+/// sem.release(3);
+/// let node = pin!(Waiter::new());
+/// sem.acquire(node.as_ref(), 5).unwrap();
+/// assert_eq!(sem.available(), 0);
+/// sem.release(5);
+/// ```
+#[derive(Debug)]
+pub struct RawSemaphore<P: Park = DefaultPark> {
+    state: AtomicU64,
+    capacity: AtomicU64,
+    closed: AtomicBool,
+    lock: RawMutex<P>,
+    queue: UnsafeCell<Queue<P>>,
+}
+
+// SAFETY: the queue's raw pointers are only followed under `lock`, and they
+// point at pinned nodes that stay alive while linked (a node's owner does not
+// return from `acquire` until its node is unlinked). Everything else is atomic.
+unsafe impl<P: Park> Send for RawSemaphore<P> {}
+// SAFETY: as above: shared access to the queue is serialised by `lock`.
+unsafe impl<P: Park> Sync for RawSemaphore<P> {}
+
+impl<P: Park> RawSemaphore<P> {
+    crate::sync::const_fn! {
+        /// A semaphore holding `permits` permits.
+        ///
+        /// # Panics
+        /// If `permits` exceeds [`MAX_PERMITS`].
+        pub fn new(permits: u64) -> Self {
+            assert!(permits <= MAX_PERMITS, "concur-core: RawSemaphore::new with more than MAX_PERMITS permits");
+            Self {
+                state: AtomicU64::new(permits),
+                capacity: AtomicU64::new(permits),
+                closed: AtomicBool::new(false),
+                lock: RawMutex::new(),
+                queue: UnsafeCell::new(Queue { list: WaitList::new(), pending: 0 }),
+            }
+        }
+    }
+
+    /// Permits available right now (a racy snapshot; 0 while waiters queue).
+    #[inline]
+    pub fn available(&self) -> u64 {
+        self.state.load(Ordering::Relaxed) & !SLOW
+    }
+
+    /// Permits in existence: available, held, and partly granted to waiters.
+    #[inline]
+    pub fn capacity(&self) -> u64 {
+        self.capacity.load(Ordering::Relaxed)
+    }
+
+    /// Whether [`close`](Self::close) has been called.
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Takes `n` permits if they are available and nobody is queued.
+    #[inline]
+    pub fn try_acquire(&self, n: u64) -> Result<(), TryAcquireError> {
+        if self.try_take(n) {
+            Ok(())
+        } else {
+            Err(self.try_failure(n))
+        }
+    }
+
+    /// The fast path: one CAS when nobody is queued.
+    #[inline]
+    fn try_take(&self, n: u64) -> bool {
+        if n == 0 {
+            return !self.is_closed();
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & SLOW != 0 || state < n {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state - n,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    #[cold]
+    fn try_failure(&self, n: u64) -> TryAcquireError {
+        if self.is_closed() {
+            return TryAcquireError::Closed;
+        }
+        let capacity = self.capacity();
+        if n > capacity {
+            TryAcquireError::TooLarge {
+                requested: n,
+                capacity,
+            }
+        } else {
+            TryAcquireError::NoPermits
+        }
+    }
+
+    /// Takes `n` permits, queueing (FIFO) until they are granted, the
+    /// semaphore is closed, or `node` is interrupted.
+    ///
+    /// Permits that are available are taken without looking at `node`. When
+    /// the call fails, it holds nothing: partial grants have been passed on.
+    #[inline]
+    pub fn acquire(&self, node: Pin<&Waiter<P>>, n: u64) -> Result<(), AcquireError> {
+        if self.try_take(n) {
+            return Ok(());
+        }
+        self.acquire_slow(&node, n)
+    }
+
+    #[cold]
+    fn acquire_slow(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
+        if n == 0 {
+            return Err(AcquireError::Closed);
+        }
+        // Spin briefly while nobody is queued: a holder about to release saves
+        // us a sleep and itself a wake. `try_take` fails once anyone queues,
+        // so spinning never overtakes a queued waiter.
+        let mut spins = SPIN_LIMIT;
+        while spins > 0 {
+            spins -= 1;
+            spin_hint();
+            let state = self.state.load(Ordering::Relaxed);
+            if state & SLOW != 0 || node.is_interrupted() {
+                break;
+            }
+            if self.try_take(n) {
+                return Ok(());
+            }
+        }
+        let _scope = node.begin_queued().map_err(|_| AcquireError::Interrupted)?;
+        // SAFETY: `node` is pinned by our caller and claimed above, and we do
+        // not return until `complete` has unlinked it.
+        if !unsafe { self.enqueue(node, n)? } {
+            return Ok(());
+        }
+        let mut word = node.word().load(Ordering::Acquire);
+        while word & (DONE | INTERRUPTED) == 0 {
+            node.sleep(node.word(), word, || {
+                // The parker unwound with our node linked. Leave as an
+                // interrupted wait leaves, handing on a partial grant (or
+                // giving back a full one), before the node's frame is gone.
+                node.interrupt();
+                // SAFETY: queued by `enqueue` above; the unwind skips the
+                // completion below, so this is the only one.
+                let _ = unsafe { self.complete(node, n) };
+            });
+            word = node.word().load(Ordering::Acquire);
+        }
+        // SAFETY: queued by `enqueue` above, completed only here.
+        unsafe { self.complete(node, n) }
+    }
+
+    /// A consistent snapshot for tests and checkers: (available, pending
+    /// partial grants, capacity, queued nodes). Takes the list lock.
+    pub fn snapshot(&self) -> Snapshot {
+        // SAFETY: lock held by `locked`; linked nodes are alive.
+        self.locked(|queue, _| unsafe {
+            let mut queued = 0;
+            let mut cursor = queue.list.head();
+            while let Some(node) = cursor {
+                queued += 1;
+                cursor = queue.list.next(node);
+            }
+            Snapshot {
+                available: self.state.load(Ordering::Acquire) & !SLOW,
+                pending: queue.pending,
+                capacity: self.capacity.load(Ordering::Acquire),
+                queued,
+            }
+        })
+    }
+}
+
+/// A consistent view of a [`RawSemaphore`], from [`RawSemaphore::snapshot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Permits available.
+    pub available: u64,
+    /// Permits granted to queued waiters that are not complete yet.
+    pub pending: u64,
+    /// Permits in existence.
+    pub capacity: u64,
+    /// Waiters queued.
+    pub queued: usize,
+}

@@ -1,0 +1,297 @@
+//! The semaphore's queue: linking a waiter, completing its wait (granted,
+//! closed, refused, or leaving when interrupted or timed out), and the
+//! grant routine every release and every leaver goes through, all under the
+//! list lock. See the [parent module](super) for the invariants.
+
+use core::marker::PhantomData;
+
+use crate::list::WaitList;
+use crate::mutex::RawMutex;
+use crate::park::Park;
+use crate::sync::{abort, AtomicU32, OnUnwind, Ordering};
+use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
+
+use super::{AcquireError, RawSemaphore, SLOW};
+
+/// The state behind the list lock.
+#[derive(Debug)]
+pub(super) struct Queue<P: Park> {
+    pub(super) list: WaitList<P>,
+    /// Permits granted to queued nodes that are not complete yet.
+    pub(super) pending: u64,
+}
+
+/// Nodes to wake once the list lock is released, so woken threads do not
+/// run into a held lock. Waking uses only addresses (see [`Park`]), so a
+/// node freed by its owner before the wake is harmless.
+pub(super) struct WakeBatch<P: Park> {
+    words: [*const AtomicU32; 8],
+    len: usize,
+    _park: PhantomData<fn() -> P>,
+}
+
+impl<P: Park> WakeBatch<P> {
+    fn new() -> Self {
+        Self {
+            words: [core::ptr::null(); 8],
+            len: 0,
+            _park: PhantomData,
+        }
+    }
+
+    fn push(&mut self, word: *const AtomicU32) {
+        if self.len == self.words.len() {
+            self.wake();
+        }
+        self.words[self.len] = word;
+        self.len += 1;
+    }
+
+    fn wake(&mut self) {
+        for &word in &self.words[..self.len] {
+            P::wake_one(word);
+        }
+        self.len = 0;
+    }
+}
+
+impl<P: Park> RawSemaphore<P> {
+    /// Takes `n` permits if nobody is queued and they are there; otherwise
+    /// takes what is available and links `node` (claimed by the caller) at
+    /// the tail. `Ok(true)`: queued; the owner must wait for `DONE` or
+    /// `INTERRUPTED` on the node word and then call [`complete`](Self::complete).
+    ///
+    /// # Safety
+    /// `node` is pinned, claimed for this wait (`begin_queued`) and not
+    /// linked, and it stays alive and claimed until `complete` returns.
+    pub(crate) unsafe fn enqueue(&self, node: &Waiter<P>, n: u64) -> Result<bool, AcquireError> {
+        let node_ptr: *const Waiter<P> = node;
+        // SAFETY: the caller's obligations above; we hold the lock.
+        self.locked(|queue, _| unsafe {
+            if self.closed.load(Ordering::Relaxed) {
+                return Err(AcquireError::Closed);
+            }
+            let capacity = self.capacity.load(Ordering::Relaxed);
+            if n > capacity {
+                return Err(AcquireError::TooLarge {
+                    requested: n,
+                    capacity,
+                });
+            }
+            // Take what is available and mark the queue non-empty in one step.
+            let mut state = self.state.load(Ordering::Acquire);
+            let taken = loop {
+                if state & SLOW == 0 && state >= n {
+                    match self.state.compare_exchange_weak(
+                        state,
+                        state - n,
+                        Ordering::Acquire,
+                        Ordering::Acquire,
+                    ) {
+                        Ok(_) => return Ok(false),
+                        Err(now) => state = now,
+                    }
+                    continue;
+                }
+                match self.state.compare_exchange_weak(
+                    state,
+                    SLOW,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => break state & !SLOW,
+                    Err(now) => state = now,
+                }
+            };
+            node.queued_mut(|q| {
+                q.requested = n;
+                q.need = n - taken;
+                q.outcome = Outcome::Pending;
+            });
+            queue.pending += taken;
+            queue.list.push_back(node_ptr);
+            Ok(true)
+        })
+    }
+
+    /// Ends a queued wait whose node word has `DONE` or `INTERRUPTED` set:
+    /// reads the outcome, or leaves the queue if interrupted first.
+    ///
+    /// # Safety
+    /// `node` was queued on this semaphore by [`enqueue`](Self::enqueue) and
+    /// has not been completed since.
+    pub(crate) unsafe fn complete(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
+        let node_ptr: *const Waiter<P> = node;
+        if node.word().load(Ordering::Acquire) & DONE == 0 {
+            // Interrupted while queued: leave, handing on what we were given.
+            // Our node is still linked while we wait for the list lock; if
+            // the parker unwound in that wait, no clean-up could take the
+            // lock to unlink it, and the frame would end with the queue
+            // pointing into it. Abort instead.
+            let linked = OnUnwind::new(|| {
+                abort("concur-core: a parker unwound while a queued waiter took the list lock to leave")
+            });
+            // SAFETY: lock held; our node is linked here or already unlinked
+            // by a granter (which then also set DONE).
+            let left = self.locked(|queue, wake| unsafe {
+                if node.word().load(Ordering::Acquire) & DONE != 0 {
+                    return false;
+                }
+                let granted = node.queued_mut(|q| q.requested - q.need);
+                queue.list.remove(node_ptr);
+                queue.pending -= granted;
+                self.grant_locked(queue, wake, granted);
+                true
+            });
+            linked.disarm();
+            if left {
+                return Err(AcquireError::Interrupted);
+            }
+        }
+
+        // DONE: the outcome is final and no lock holder touches the node now.
+        // SAFETY: unlinked, and the Acquire load of DONE orders the granter's
+        // writes before our read.
+        let outcome = unsafe { node.queued_mut(|q| q.outcome) };
+        match outcome {
+            Outcome::Granted if node.is_interrupted() => {
+                self.release(n);
+                Err(AcquireError::Interrupted)
+            }
+            Outcome::Granted => Ok(()),
+            Outcome::Closed => Err(AcquireError::Closed),
+            Outcome::TooLarge => Err(AcquireError::TooLarge {
+                requested: n,
+                // SAFETY: as above.
+                capacity: unsafe { node.queued_mut(|q| q.need) },
+            }),
+            Outcome::Interrupted => Err(AcquireError::Interrupted),
+            Outcome::Pending => unreachable!("concur-core: woken waiter without an outcome"),
+        }
+    }
+
+    /// Runs `f` on the queue with the list lock held, then, after unlocking,
+    /// wakes the nodes `f` finished.
+    pub(super) fn locked<R>(&self, f: impl FnOnce(&mut Queue<P>, &mut WakeBatch<P>) -> R) -> R {
+        /// Unlocks, then wakes, even if `f` panics (a debug assertion), so a
+        /// panic can never leave the list lock held.
+        struct Unlock<'a, P: Park> {
+            lock: &'a RawMutex<P>,
+            wake: WakeBatch<P>,
+        }
+        impl<P: Park> Drop for Unlock<'_, P> {
+            fn drop(&mut self) {
+                // SAFETY: locked by `locked` on this thread before the guard
+                // was made.
+                unsafe { self.lock.unlock() };
+                self.wake.wake();
+            }
+        }
+        self.lock.lock();
+        let mut guard = Unlock {
+            lock: &self.lock,
+            wake: WakeBatch::new(),
+        };
+        // SAFETY: the list lock is held for the whole access.
+        self.queue
+            .with_mut(|queue| f(unsafe { &mut *queue }, &mut guard.wake))
+    }
+
+    /// Gives `permits` to the queue, head first, then puts what is left into
+    /// `state`. Also unlinks interrupted nodes found at the head, taking back
+    /// their partial grants.
+    ///
+    /// # Safety
+    /// The list lock is held and `queue` is the queue behind it.
+    pub(super) unsafe fn grant_locked(&self, queue: &mut Queue<P>, wake: &mut WakeBatch<P>, mut permits: u64) {
+        while let Some(head) = queue.list.head() {
+            // SAFETY: linked nodes are alive and their fields are ours under the lock.
+            let node = unsafe { &*head };
+            if node.word().load(Ordering::Acquire) & INTERRUPTED != 0 {
+                // SAFETY: as above.
+                let granted = unsafe { node.queued_mut(|q| q.requested - q.need) };
+                permits += granted;
+                queue.pending -= granted;
+                // SAFETY: `head` is linked into this list.
+                unsafe { self.finish(queue, head, Outcome::Interrupted, 0, wake) };
+                continue;
+            }
+            if permits == 0 {
+                break;
+            }
+            // SAFETY: as above.
+            let done = unsafe {
+                node.queued_mut(|q| {
+                    let take = permits.min(q.need);
+                    q.need -= take;
+                    permits -= take;
+                    queue.pending += take;
+                    if q.need == 0 {
+                        queue.pending -= q.requested;
+                        true
+                    } else {
+                        false
+                    }
+                })
+            };
+            if !done {
+                break;
+            }
+            // SAFETY: `head` is linked into this list.
+            unsafe { self.finish(queue, head, Outcome::Granted, 0, wake) };
+        }
+        // SAFETY: lock held.
+        unsafe { self.settle_locked(queue, permits) };
+    }
+
+    /// Unlinks `node`, records its outcome and marks it done. `extra` is
+    /// stored in `need` (the capacity, for `TooLarge`).
+    ///
+    /// # Safety
+    /// The list lock is held and `node` is linked into `queue`.
+    pub(super) unsafe fn finish(
+        &self,
+        queue: &mut Queue<P>,
+        node: *const Waiter<P>,
+        outcome: Outcome,
+        extra: u64,
+        wake: &mut WakeBatch<P>,
+    ) {
+        // SAFETY: the caller's obligations; after the `fetch_or` below the
+        // owner may return and free the node, so nothing touches it after.
+        unsafe {
+            queue.list.remove(node);
+            (*node).queued_mut(|q| {
+                q.outcome = outcome;
+                if outcome == Outcome::TooLarge {
+                    q.need = extra;
+                }
+            });
+            let word: *const AtomicU32 = (*node).word();
+            (*word).fetch_or(DONE, Ordering::Release);
+            wake.push(word);
+        }
+    }
+
+    /// Puts leftover permits into `state`, clearing `SLOW` if the queue is
+    /// empty and the semaphore open.
+    ///
+    /// # Safety
+    /// The list lock is held.
+    pub(super) unsafe fn settle_locked(&self, queue: &Queue<P>, permits: u64) {
+        let slow = !queue.list.is_empty() || self.closed.load(Ordering::Relaxed);
+        debug_assert!(queue.list.is_empty() || permits == 0);
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let available = (state & !SLOW) + permits;
+            let new = if slow { available | SLOW } else { available };
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::AcqRel, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+    }
+}

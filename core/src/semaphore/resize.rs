@@ -1,0 +1,178 @@
+//! Changing what the semaphore holds: releases, `add_permits`,
+//! `forget_permits`, `retire` and `close`, each granting queued waiters (or
+//! refusing them) under the list lock. See the [parent module](super).
+
+use crate::park::Park;
+use crate::sync::Ordering;
+use crate::waiter::Outcome;
+
+use super::{RawSemaphore, MAX_PERMITS, SLOW};
+
+impl<P: Park> RawSemaphore<P> {
+    /// Returns `n` permits, granting queued waiters first.
+    ///
+    /// # Panics
+    /// If that would leave more permits than exist: more was released than
+    /// was acquired. Nothing is changed in that case.
+    #[inline]
+    pub fn release(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let new = state.wrapping_add(n);
+            if state & SLOW != 0 || new < state || new > self.capacity.load(Ordering::Relaxed) {
+                // Queued waiters, closed, or a release that looks too large:
+                // the slow path decides under the lock, with stable numbers.
+                return self.release_slow(n);
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(now) => state = now,
+            }
+        }
+    }
+
+    #[cold]
+    fn release_slow(&self, n: u64) {
+        // SAFETY: lock held by `locked`.
+        let over = self.locked(|queue, wake| unsafe {
+            let available = self.state.load(Ordering::Acquire) & !SLOW;
+            let capacity = self.capacity.load(Ordering::Relaxed);
+            let after = available.saturating_add(queue.pending).saturating_add(n);
+            if after > capacity {
+                return Some((available, capacity));
+            }
+            self.grant_locked(queue, wake, n);
+            None
+        });
+        if let Some((available, capacity)) = over {
+            panic!(
+                "concur-core: RawSemaphore::release({n}) with {available} available of \
+                 {capacity} permits: released more permits than were acquired"
+            );
+        }
+    }
+
+    /// Adds `n` new permits, granting queued waiters first.
+    ///
+    /// # Panics
+    /// If the capacity would exceed [`MAX_PERMITS`]. Nothing is changed then.
+    pub fn add_permits(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        let grown = self
+            .capacity
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+                c.checked_add(n).filter(|&c| c <= MAX_PERMITS)
+            });
+        if let Err(capacity) = grown {
+            panic!(
+                "concur-core: RawSemaphore::add_permits({n}) on a semaphore of {capacity} \
+                 would exceed MAX_PERMITS ({MAX_PERMITS})"
+            );
+        }
+        self.release(n);
+    }
+
+    /// Removes up to `n` *available* permits from existence and returns how
+    /// many it removed. Permits that are held or granted are not touched (and
+    /// while waiters queue, none are available).
+    pub fn forget_permits(&self, n: u64) -> u64 {
+        // Under the lock: a queued request was checked against the capacity
+        // we are about to shrink.
+        self.locked(|_, _| {
+            let mut state = self.state.load(Ordering::Relaxed);
+            loop {
+                let taken = (state & !SLOW).min(n);
+                match self.state.compare_exchange_weak(
+                    state,
+                    state - taken,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                ) {
+                    Ok(_) => {
+                        self.capacity.fetch_sub(taken, Ordering::AcqRel);
+                        return taken;
+                    }
+                    Err(now) => state = now,
+                }
+            }
+        })
+    }
+
+    /// Removes from existence `n` permits that the caller holds (instead of
+    /// releasing them). Queued requests that now exceed the capacity fail
+    /// with `TooLarge`, returning their partial grants.
+    ///
+    /// # Panics
+    /// If `n` is more than the permits held by callers in total.
+    pub fn retire(&self, n: u64) {
+        if n == 0 {
+            return;
+        }
+        // SAFETY: lock held by `locked`; nodes reached through the list are
+        // linked, so alive.
+        let over = self.locked(|queue, wake| unsafe {
+            let available = self.state.load(Ordering::Acquire) & !SLOW;
+            let capacity = self.capacity.load(Ordering::Relaxed);
+            // Saturating: a caller that released permits it did not hold can
+            // make the books disagree; report that rather than wrap.
+            let held = capacity
+                .saturating_sub(available)
+                .saturating_sub(queue.pending);
+            if n > held {
+                return Some((held, capacity));
+            }
+            // A read-modify-write, not a store: `add_permits` grows the
+            // capacity without the lock.
+            let capacity = self.capacity.fetch_sub(n, Ordering::AcqRel) - n;
+            let mut permits = 0;
+            let mut cursor = queue.list.head();
+            while let Some(node) = cursor {
+                cursor = queue.list.next(node);
+                let (requested, granted) =
+                    (*node).queued_mut(|q| (q.requested, q.requested - q.need));
+                if requested > capacity {
+                    permits += granted;
+                    queue.pending -= granted;
+                    self.finish(queue, node, Outcome::TooLarge, capacity, wake);
+                }
+            }
+            self.grant_locked(queue, wake, permits);
+            None
+        });
+        if let Some((held, capacity)) = over {
+            panic!(
+                "concur-core: RawSemaphore::retire({n}) but callers hold only {held} of \
+                 {capacity} permits"
+            );
+        }
+    }
+
+    /// Closes the semaphore: every queued waiter fails with `Closed` (its
+    /// partial grant returned), and every later acquire fails. Releases still
+    /// count, so [`available`](Self::available) stays exact. Idempotent.
+    pub fn close(&self) {
+        // SAFETY: lock held by `locked`.
+        self.locked(|queue, wake| unsafe {
+            if self.closed.load(Ordering::Relaxed) {
+                return;
+            }
+            self.closed.store(true, Ordering::Release);
+            let mut permits = 0;
+            while let Some(node) = queue.list.head() {
+                let granted = (*node).queued_mut(|q| q.requested - q.need);
+                permits += granted;
+                self.finish(queue, node, Outcome::Closed, 0, wake);
+            }
+            queue.pending = 0;
+            self.settle_locked(queue, permits);
+        });
+    }
+}
