@@ -14,8 +14,15 @@ use crate::park::{Park, TimedOut};
 use crate::sync::AtomicU32;
 
 /// Parks on the OS futex (Linux `futex`, macOS `__ulock`, Windows
-/// `WaitOnAddress`); see the [module docs](self) for which platforms have
-/// timed waits.
+/// `WaitOnAddress`).
+///
+/// | platform | untimed wait and wakes | timed wait (`Deadline`) |
+/// |----------|------------------------|-------------------------|
+/// | Linux, Android | `futex` (through `atomic-wait`) | `FUTEX_WAIT_BITSET` with an absolute `CLOCK_MONOTONIC` deadline (`MonotonicDeadline`) |
+/// | FreeBSD, macOS, iOS, Windows | `atomic-wait` | none yet ([`NoDeadline`](crate::NoDeadline)): concur-sync delivers deadlines from a timer thread there |
+///
+/// The timed wait takes an absolute deadline, so a retry after `EINTR` (a
+/// signal) sleeps until the same instant: retries never drift.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FutexPark;
 
@@ -137,10 +144,10 @@ mod linux {
 // dereferencing it.
 unsafe impl Park for FutexPark {
     /// An absolute `CLOCK_MONOTONIC` reading on Linux and Android; none
-    /// elsewhere yet (see the [module docs](self)).
+    /// elsewhere yet (see [`FutexPark`]).
     #[cfg(any(target_os = "linux", target_os = "android"))]
     type Deadline = MonotonicDeadline;
-    /// None on this platform yet (see the [module docs](self)).
+    /// None on this platform yet (see [`FutexPark`]).
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     type Deadline = NoDeadline;
 

@@ -203,7 +203,12 @@ impl<P: Park> RawSemaphore<P> {
     ///
     /// # Safety
     /// The list lock is held and `queue` is the queue behind it.
-    pub(super) unsafe fn grant_locked(&self, queue: &mut Queue<P>, wake: &mut WakeBatch<P>, mut permits: u64) {
+    pub(super) unsafe fn grant_locked(
+        &self,
+        queue: &mut Queue<P>,
+        wake: &mut WakeBatch<P>,
+        mut permits: u64,
+    ) {
         while let Some(head) = queue.list.head() {
             // SAFETY: linked nodes are alive and their fields are ours under the lock.
             let node = unsafe { &*head };

@@ -1,0 +1,124 @@
+//! [`scope`] and [`Scope`]: the group's machinery on `std::thread::scope`
+//! workers, so tasks may borrow from the caller's stack.
+
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread;
+
+use super::core::Core;
+use super::{BoxError, GroupBuilder, GroupError};
+use crate::Context;
+
+/// A group whose tasks may borrow from the caller's stack; made by
+/// [`scope`]. Every task has finished before `scope` returns.
+pub struct Scope<'scope, 'env: 'scope> {
+    core: Arc<Core<'env>>,
+    threads: &'scope thread::Scope<'scope, 'env>,
+}
+
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// As [`Group::go`](super::Group::go), for a task that may borrow from the caller's stack.
+    #[track_caller]
+    pub fn go<E: Into<BoxError>>(&self, f: impl FnOnce() -> Result<(), E> + Send + 'env) {
+        self.core
+            .submit(true, Location::caller(), f, |n| self.start_worker(n));
+    }
+
+    /// As [`Group::try_go`](super::Group::try_go).
+    #[track_caller]
+    pub fn try_go<E: Into<BoxError>>(
+        &self,
+        f: impl FnOnce() -> Result<(), E> + Send + 'env,
+    ) -> bool {
+        self.core
+            .submit(false, Location::caller(), f, |n| self.start_worker(n))
+    }
+
+    fn start_worker(&self, n: usize) -> std::io::Result<()> {
+        let core = self.core.clone();
+        // The handle is dropped here, which detaches the thread (the scope
+        // still waits for it). That is safe only because a worker cannot be
+        // exiting now: it leaves only at shut-down, which follows the
+        // scope closure, which is still running this call. (glibc's
+        // pthread_detach can fault on a thread that exits during it.)
+        thread::Builder::new()
+            .name(format!("concur-scope-{n}"))
+            .spawn_scoped(self.threads, move || core.work())?;
+        Ok(())
+    }
+
+    /// The scope's context (see [`Group::context`](super::Group::context)).
+    pub fn context(&self) -> &Context {
+        &self.core.ctx
+    }
+
+    /// Cancels the scope's context: tasks not yet started are skipped.
+    pub fn cancel(&self) {
+        self.core.cancel.cancel();
+    }
+
+    /// Worker threads started so far.
+    pub fn threads_started(&self) -> usize {
+        self.core.threads_started.load(Ordering::Relaxed)
+    }
+}
+
+/// Runs `f` with a [`Scope`] (default configuration: a limit of one task per
+/// core, every error collected), waits for every task it started, and
+/// returns `f`'s result, or every task error.
+///
+/// ```
+/// let mut totals = vec![0u64; 4];
+/// let data = vec![1u64, 2, 3, 4, 5, 6, 7, 8];
+/// concur_sync::scope(|s| {
+///     for (total, chunk) in totals.iter_mut().zip(data.chunks(2)) {
+///         s.go(move || {
+///             *total = chunk.iter().sum();
+///             Ok::<(), std::convert::Infallible>(())
+///         });
+///     }
+/// })?;
+/// assert_eq!(totals, [3, 7, 11, 15]);
+/// # Ok::<(), concur_sync::GroupError>(())
+/// ```
+pub fn scope<'env, F, R>(f: F) -> Result<R, GroupError>
+where
+    F: for<'s, 'scope> FnOnce(&'s Scope<'scope, 'env>) -> R,
+{
+    match GroupBuilder::default().scope(f) {
+        Ok(result) => result,
+        Err(config) => unreachable!("the default group configuration is valid: {config}"),
+    }
+}
+
+pub(super) fn run_scope<'env, F, R>(core: Core<'env>, f: F) -> Result<R, GroupError>
+where
+    F: for<'s, 'scope> FnOnce(&'s Scope<'scope, 'env>) -> R,
+{
+    /// Shuts the workers down however the scope closure exits (a panic
+    /// included), so `thread::scope` can join them.
+    struct ShutDown<'a, 'env>(&'a Core<'env>);
+    impl Drop for ShutDown<'_, '_> {
+        fn drop(&mut self) {
+            if thread::panicking() {
+                // The scope closure panicked: skip what has not started.
+                self.0.cancel.cancel();
+            }
+            self.0.pending.wait();
+            self.0.shut_down();
+        }
+    }
+    // Workers own clones of the Arc: `thread::scope` lets its scope stretch
+    // up to `'env`, so they must not borrow anything local to this call.
+    let core = Arc::new(core);
+    let result = thread::scope(|threads| {
+        let _shut_down = ShutDown(&core);
+        let scope = Scope {
+            core: core.clone(),
+            threads,
+        };
+        f(&scope)
+    });
+    core.wait(&Context::background()).map(|()| result)
+}
