@@ -170,7 +170,7 @@ impl<P: Park> WaitCounter<P> {
             if node.is_some_and(Waiter::is_interrupted) {
                 return Err(Interrupted);
             }
-            crate::waiter::sleep(node, &self.wake, wake);
+            crate::waiter::sleep(node, &self.wake, wake, || {});
         }
     }
 }

@@ -204,7 +204,7 @@ impl<P: Park> RawMutex<P> {
             if node.is_some_and(Waiter::is_interrupted) {
                 return Err(Interrupted);
             }
-            crate::waiter::sleep(node, &self.word, word);
+            crate::waiter::sleep(node, &self.word, word, || {});
             parked = PARKED;
             word = self.spin();
         }

@@ -149,7 +149,7 @@ impl<P: Park> OnceState<P> {
                     if node.is_some_and(Waiter::is_interrupted) {
                         return Err(Interrupted);
                     }
-                    crate::waiter::sleep(node, &self.word, word);
+                    crate::waiter::sleep(node, &self.word, word, || {});
                     word = self.word.load(Ordering::Acquire);
                 }
             }

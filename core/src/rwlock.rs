@@ -34,7 +34,7 @@
 use core::marker::PhantomData;
 use core::pin::Pin;
 
-use crate::park::{wait_or_clean_up, DefaultPark, Park};
+use crate::park::{DefaultPark, Park};
 use crate::sync::{spin_hint, AtomicU32, AtomicU64, Ordering, SPIN_LIMIT};
 use crate::waiter::{Interrupted, Waiter, EPOCH_UNIT};
 
@@ -165,7 +165,7 @@ impl<P: Park> RawRwLock<P> {
         loop {
             match self.read_attempt(node, &mut spins) {
                 Attempt::Done(result) => return result,
-                Attempt::Sleep(wake) => crate::waiter::sleep(node, &self.readers_wake, wake),
+                Attempt::Sleep(wake) => crate::waiter::sleep(node, &self.readers_wake, wake, || {}),
             }
         }
     }
@@ -289,12 +289,9 @@ impl<P: Park> RawRwLock<P> {
                 Attempt::Done(result) => return result,
                 // A parker that unwinds must not leave us counted: that
                 // would keep readers out of an unlocked lock forever.
-                Attempt::Sleep(wake) => match node {
-                    Some(node) => node.sleep(&self.writers_wake, wake, || self.withdraw_writer()),
-                    None => {
-                        wait_or_clean_up::<P>(&self.writers_wake, wake, || self.withdraw_writer())
-                    }
-                },
+                Attempt::Sleep(wake) => {
+                    crate::waiter::sleep(node, &self.writers_wake, wake, || self.withdraw_writer())
+                }
             }
         }
     }

@@ -60,12 +60,19 @@
 //! (the async ones, the condvar) follow the stricter form of the rule: a
 //! node holds no pointer to a primitive at all, and an interrupter only
 //! flips the node's own word and wakes it by address.
+//!
+//! The code: this file has the node, its word and the claiming and ending
+//! of a wait; `ending` has the two ways a wait ends early, an interrupt and
+//! a passed deadline.
 
 use core::marker::{PhantomData, PhantomPinned};
 use core::ptr;
 
+mod ending;
+
 use crate::park::{wait_or_clean_up, DefaultPark, Park};
-use crate::sync::{abort, AtomicPtr, AtomicU32, OnUnwind, Ordering, UnsafeCell};
+use crate::sync::{abort, AtomicPtr, AtomicU32, Ordering, UnsafeCell};
+pub(crate) use ending::sleep;
 
 pub(crate) const DONE: u32 = 1;
 pub(crate) const INTERRUPTED: u32 = 2;
@@ -213,55 +220,6 @@ impl<P: Park> Waiter<P> {
         }
     }
 
-    /// Interrupts the wait this node is in, or the next one it is used for.
-    ///
-    /// Idempotent and callable from any thread. A thread blocked with this
-    /// node wakes and its call returns an interrupted error, having given back
-    /// anything it was partly granted; an interrupt that arrives after the
-    /// wait completed makes the next wait with this node fail at once.
-    pub fn interrupt(&self) {
-        // Taken first: once the last atomic below is done the owner may
-        // return, and the wake must then use only the address.
-        let word_ptr: *const AtomicU32 = &self.word;
-        let mut word = self.word.load(Ordering::Relaxed);
-        loop {
-            if word & INTERRUPTED != 0 {
-                return;
-            }
-            let waking = if word & TARGETED != 0 { WAKING } else { 0 };
-            match self.word.compare_exchange_weak(
-                word,
-                word | INTERRUPTED | waking,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(now) => word = now,
-            }
-        }
-        // Clears `WAKING` (if we set it) and wakes the owner when dropped,
-        // so both happen even if a wake below unwinds (a parker must not):
-        // an owner in `end` waits for `WAKING` to clear, and a sleeper that
-        // missed the wake would sleep on.
-        let _done = EndVisit::<P> {
-            word: word_ptr,
-            waking: word & TARGETED != 0,
-            _park: PhantomData,
-        };
-        if word & TARGETED != 0 {
-            let target = self.target.load(Ordering::Relaxed);
-            // SAFETY: `TARGETED` was set (with Release, after `target` was
-            // stored) when our AcqRel CAS read it, and the owner cannot end its
-            // word wait, and so cannot give up its borrow of the primitive that
-            // owns `target`, until it has seen `WAKING` clear (`end`, also
-            // when its parker unwinds). So the target word is alive until
-            // `_done` clears `WAKING`.
-            let target_ref = unsafe { &*target };
-            target_ref.fetch_add(EPOCH_UNIT, Ordering::Release);
-            P::wake_all(target);
-        }
-    }
-
     /// Whether [`interrupt`](Self::interrupt) has been called, or the
     /// node's deadline has ended a wait.
     #[inline]
@@ -280,44 +238,6 @@ impl<P: Park> Waiter<P> {
     #[inline]
     pub fn deadline(&self) -> Option<P::Deadline> {
         self.deadline
-    }
-
-    /// Sleeps on `word` while it holds `expected`, no later than the node's
-    /// deadline, like [`Park::wait`] (spurious returns included). A passed
-    /// deadline interrupts the node (`TIMED_OUT`), unless it is already
-    /// interrupted or (a queued wait) `DONE`; the caller re-checks its
-    /// condition as after any return. If the parker unwinds (it must not),
-    /// `clean_up` runs before the unwind goes on.
-    #[inline]
-    pub(crate) fn sleep(&self, word: &AtomicU32, expected: u32, clean_up: impl FnOnce()) {
-        let Some(deadline) = self.deadline else {
-            wait_or_clean_up::<P>(word, expected, clean_up);
-            return;
-        };
-        let guard = OnUnwind::new(clean_up);
-        let timed_out = P::wait_until(word, expected, deadline).is_err();
-        guard.disarm();
-        if timed_out {
-            self.expire();
-        }
-    }
-
-    /// The node's deadline has passed: interrupt it from its own thread.
-    #[cold]
-    fn expire(&self) {
-        let mut word = self.word.load(Ordering::Relaxed);
-        // An outcome (DONE) or an interrupt that came first stands.
-        while word & (DONE | INTERRUPTED) == 0 {
-            match self.word.compare_exchange_weak(
-                word,
-                word | INTERRUPTED | TIMED_OUT,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(now) => word = now,
-            }
-        }
     }
 
     /// The node word, for queued waits that sleep on it.
@@ -399,17 +319,6 @@ impl<P: Park> Waiter<P> {
     }
 }
 
-/// Sleeps on `word` like [`Park::wait`]; with a node, no later than its
-/// deadline (see [`Waiter::sleep`]). For the word waits, whose plain form
-/// has no node.
-#[inline]
-pub(crate) fn sleep<P: Park>(node: Option<&Waiter<P>>, word: &AtomicU32, expected: u32) {
-    match node {
-        Some(node) => node.sleep(word, expected, || {}),
-        None => P::wait(word, expected),
-    }
-}
-
 /// Drop check: a node still in use when it is dropped means a wait was
 /// abandoned without ending (its driver leaked), so a queue or an
 /// interrupter may still point at this memory. Pinning guarantees this drop
@@ -420,26 +329,6 @@ impl<P: Park> Drop for Waiter<P> {
         if self.word.load(Ordering::Acquire) & IN_USE != 0 {
             abort("concur-core: a Waiter was dropped while a wait was still using it (a leaked step driver?)");
         }
-    }
-}
-
-/// The end of an interrupt, on every path out of it: clears `WAKING` (if
-/// the interrupter set it) and wakes the node's owner.
-struct EndVisit<P: Park> {
-    word: *const AtomicU32,
-    waking: bool,
-    _park: PhantomData<fn() -> P>,
-}
-
-impl<P: Park> Drop for EndVisit<P> {
-    fn drop(&mut self) {
-        if self.waking {
-            // SAFETY: the owner cannot end its wait, so the node is alive,
-            // until it sees `WAKING` clear, which is this very access.
-            unsafe { (*self.word).fetch_and(!WAKING, Ordering::Release) };
-        }
-        // Only the address from here on: the owner may be gone.
-        P::wake_all(self.word);
     }
 }
 
