@@ -60,7 +60,7 @@ pub use park::FutexPark;
 #[cfg(all(
     feature = "futex",
     not(loom),
-    any(target_os = "linux", target_os = "android")
+    any(target_os = "linux", target_os = "android", windows)
 ))]
 pub use park::MonotonicDeadline;
 

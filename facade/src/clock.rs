@@ -7,8 +7,9 @@
 //!   use of this module), so a context's node can keep "the latest deadline
 //!   seen passed" in one atomic word (see `context::node`);
 //! * on platforms with a timed futex, to the core's `MonotonicDeadline`.
-//!   std's `Instant` reads `CLOCK_MONOTONIC` there, the clock the futex
-//!   deadline is measured on, so the conversion is the base pair's offset:
+//!   std's `Instant` reads the clock the futex deadline is measured on
+//!   there (`CLOCK_MONOTONIC`; the performance counter on Windows), so the
+//!   conversion is the base pair's offset:
 //!   both clocks are read once, `Instant` first, which can only make the
 //!   futex deadline a few nanoseconds late, never early.
 //!
@@ -22,7 +23,7 @@ use std::time::Instant;
 struct Base {
     instant: Instant,
     #[cfg(all(
-        any(target_os = "linux", target_os = "android"),
+        any(target_os = "linux", target_os = "android", windows),
         not(concur_timer_fallback)
     ))]
     monotonic: concur_core::MonotonicDeadline,
@@ -33,7 +34,7 @@ fn base() -> &'static Base {
     BASE.get_or_init(|| Base {
         instant: Instant::now(),
         #[cfg(all(
-            any(target_os = "linux", target_os = "android"),
+            any(target_os = "linux", target_os = "android", windows),
             not(concur_timer_fallback)
         ))]
         monotonic: concur_core::MonotonicDeadline::now(),
@@ -62,7 +63,7 @@ pub(crate) fn nanos(at: Instant) -> u64 {
 
 /// `at` as the futex's deadline, rounded late (never early).
 #[cfg(all(
-    any(target_os = "linux", target_os = "android"),
+    any(target_os = "linux", target_os = "android", windows),
     not(concur_timer_fallback)
 ))]
 pub(crate) fn park_deadline(at: Instant) -> concur_core::MonotonicDeadline {

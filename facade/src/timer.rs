@@ -1,9 +1,9 @@
 //! The fallback deadline timer: one thread, started on first use, that
 //! interrupts blocked waits whose deadlines pass, for platforms where the
-//! core's parker has no timed wait (everything but Linux and Android, or
-//! any platform built with `--cfg concur_timer_fallback`).
+//! core's parker has no timed wait (everything but Linux, Android and
+//! Windows, or any platform built with `--cfg concur_timer_fallback`).
 //!
-//! On Linux and Android nothing here runs: a blocked thread sleeps in a
+//! On Linux, Android and Windows nothing here runs: a blocked thread sleeps in a
 //! timed futex wait instead, and this module is never reached.
 //!
 //! An entry is a blocked call's waiter, keyed by (deadline, id) in a

@@ -27,7 +27,7 @@ pub(crate) enum Until {
 impl Until {
     #[cfg_attr(
         all(
-            any(target_os = "linux", target_os = "android"),
+            any(target_os = "linux", target_os = "android", windows),
             not(concur_timer_fallback)
         ),
         allow(dead_code)
@@ -53,7 +53,7 @@ pub(crate) fn with_waiter<R>(until: Option<Until>, call: impl FnOnce(Pin<&Waiter
 }
 
 #[cfg(all(
-    any(target_os = "linux", target_os = "android"),
+    any(target_os = "linux", target_os = "android", windows),
     not(concur_timer_fallback)
 ))]
 fn timed<R>(until: Until, call: impl FnOnce(Pin<&Waiter>) -> R) -> R {
@@ -67,7 +67,7 @@ fn timed<R>(until: Until, call: impl FnOnce(Pin<&Waiter>) -> R) -> R {
 }
 
 #[cfg(not(all(
-    any(target_os = "linux", target_os = "android"),
+    any(target_os = "linux", target_os = "android", windows),
     not(concur_timer_fallback)
 )))]
 fn timed<R>(until: Until, call: impl FnOnce(Pin<&Waiter>) -> R) -> R {

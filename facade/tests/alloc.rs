@@ -147,7 +147,7 @@ fn deadlines_allocate_nothing() {
         assert!(sem.acquire(&short, 1).is_err());
         assert!(m.try_lock_for(Duration::from_millis(2)).is_none());
     });
-    if cfg!(any(target_os = "linux", target_os = "android")) {
+    if cfg!(any(target_os = "linux", target_os = "android", windows)) {
         assert_eq!(n, 0, "{n} allocations with deadlines");
     }
 }

@@ -1,14 +1,8 @@
 //! [`FutexPark`]: the OS futex.
 //!
-//! | platform | untimed wait and wakes | timed wait (`Deadline`) |
-//! |----------|------------------------|-------------------------|
-//! | Linux, Android | `futex` (through `atomic-wait`) | `FUTEX_WAIT_BITSET` with an absolute `CLOCK_MONOTONIC` deadline ([`MonotonicDeadline`]) |
-//! | FreeBSD, macOS, iOS, Windows | `atomic-wait` (`_umtx_op`, `__ulock`, `WaitOnAddress`) | none yet ([`NoDeadline`]): the facade delivers deadlines from its timer thread there |
-//!
-//! The timed wait takes an absolute deadline, so a retry after `EINTR` (a
-//! signal) sleeps until the same instant: retries never drift.
+//! See [`FutexPark`] for which platform waits how.
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 use crate::park::NoDeadline;
 use crate::park::{Park, TimedOut};
 use crate::sync::AtomicU32;
@@ -18,63 +12,71 @@ use crate::sync::AtomicU32;
 ///
 /// | platform | untimed wait and wakes | timed wait (`Deadline`) |
 /// |----------|------------------------|-------------------------|
-/// | Linux, Android | `futex` (through `atomic-wait`) | `FUTEX_WAIT_BITSET` with an absolute `CLOCK_MONOTONIC` deadline (`MonotonicDeadline`) |
-/// | FreeBSD, macOS, iOS, Windows | `atomic-wait` | none yet ([`NoDeadline`](crate::NoDeadline)): concur-sync delivers deadlines from a timer thread there |
+/// | Linux, Android | `futex` (through `atomic-wait`) | `FUTEX_WAIT_BITSET` with an absolute `CLOCK_MONOTONIC` deadline (`MonotonicDeadline`); a retry after `EINTR` sleeps until the same instant |
+/// | Windows | `WaitOnAddress` (through `atomic-wait`) | `WaitOnAddress` with a timeout recomputed from the absolute deadline (on the performance counter) before each try, rounded up; type-checked in CI, not run there |
+/// | FreeBSD, macOS, iOS | `atomic-wait` (`_umtx_op`; libc++'s address monitor) | none yet ([`NoDeadline`](crate::NoDeadline)): concur-sync delivers deadlines from a timer thread there (libc++'s monitor has no timed wait; a timed `__ulock_wait` would need every wake to go through `__ulock_wake` too) |
 ///
-/// The timed wait takes an absolute deadline, so a retry after `EINTR` (a
-/// signal) sleeps until the same instant: retries never drift.
+/// A timed wait reports `TimedOut` only once the clock has reached the
+/// deadline: it never ends early.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FutexPark;
 
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub use linux::MonotonicDeadline;
+#[cfg(any(target_os = "linux", target_os = "android", windows))]
+use core::time::Duration;
+
+/// An absolute reading of the monotonic clock std's `Instant` reads on this
+/// platform (`CLOCK_MONOTONIC` on Linux and Android, the performance
+/// counter on Windows): the deadline of a timed [`FutexPark`] wait.
+#[cfg(any(target_os = "linux", target_os = "android", windows))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MonotonicDeadline {
+    since_zero: Duration,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android", windows))]
+impl MonotonicDeadline {
+    /// The instant `since_zero` after the clock's zero (boot, typically).
+    pub const fn from_since_zero(since_zero: Duration) -> Self {
+        Self { since_zero }
+    }
+
+    /// The time since the clock's zero.
+    pub const fn since_zero(self) -> Duration {
+        self.since_zero
+    }
+
+    /// Reads the clock now.
+    pub fn now() -> Self {
+        Self {
+            since_zero: os::now(),
+        }
+    }
+
+    /// This instant plus `d`, saturating far in the future.
+    pub fn saturating_add(self, d: Duration) -> Self {
+        Self {
+            since_zero: self.since_zero.saturating_add(d),
+        }
+    }
+}
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-mod linux {
+mod os {
     use core::time::Duration;
 
+    use super::MonotonicDeadline;
     use crate::park::TimedOut;
     use crate::sync::AtomicU32;
 
-    /// An absolute reading of the Linux `CLOCK_MONOTONIC` clock (the clock
-    /// std's `Instant` reads there): the deadline of a timed
-    /// [`FutexPark`](super::FutexPark) wait.
-    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-    pub struct MonotonicDeadline {
-        since_zero: Duration,
-    }
-
-    impl MonotonicDeadline {
-        /// The instant `since_zero` after the clock's zero (boot, on Linux).
-        pub const fn from_since_zero(since_zero: Duration) -> Self {
-            Self { since_zero }
-        }
-
-        /// The time since the clock's zero.
-        pub const fn since_zero(self) -> Duration {
-            self.since_zero
-        }
-
-        /// Reads the clock now.
-        pub fn now() -> Self {
-            let mut ts = libc::timespec {
-                tv_sec: 0,
-                tv_nsec: 0,
-            };
-            // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC
-            // always exists on Linux, so the call cannot fail.
-            unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-            Self {
-                since_zero: Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32),
-            }
-        }
-
-        /// This instant plus `d`, saturating far in the future.
-        pub fn saturating_add(self, d: Duration) -> Self {
-            Self {
-                since_zero: self.since_zero.saturating_add(d),
-            }
-        }
+    pub(super) fn now() -> Duration {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC
+        // always exists on Linux, so the call cannot fail.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
     }
 
     /// Deadlines beyond this (about 34,000 years) sleep untimed: the kernel
@@ -138,33 +140,104 @@ mod linux {
     }
 }
 
+#[cfg(windows)]
+mod os {
+    use core::sync::atomic::{AtomicU64, Ordering};
+    use core::time::Duration;
+
+    use windows_sys::Win32::Foundation::{GetLastError, ERROR_TIMEOUT};
+    use windows_sys::Win32::System::Performance::{
+        QueryPerformanceCounter, QueryPerformanceFrequency,
+    };
+    use windows_sys::Win32::System::Threading::WaitOnAddress;
+
+    use super::MonotonicDeadline;
+    use crate::park::TimedOut;
+    use crate::sync::AtomicU32;
+
+    /// The counter's ticks per second, fixed at boot; 0 until first read.
+    static FREQUENCY: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn now() -> Duration {
+        let mut frequency = FREQUENCY.load(Ordering::Relaxed);
+        if frequency == 0 {
+            let mut f = 0i64;
+            // SAFETY: `f` is a valid, writable i64; the call cannot fail on
+            // Windows XP and later.
+            unsafe { QueryPerformanceFrequency(&mut f) };
+            frequency = (f as u64).max(1);
+            FREQUENCY.store(frequency, Ordering::Relaxed);
+        }
+        let mut ticks = 0i64;
+        // SAFETY: as above.
+        unsafe { QueryPerformanceCounter(&mut ticks) };
+        let ticks = ticks as u64;
+        let nanos = (ticks % frequency) * 1_000_000_000 / frequency;
+        Duration::new(ticks / frequency, nanos as u32)
+    }
+
+    /// `WaitOnAddress` takes a relative timeout in milliseconds, so each
+    /// try recomputes it from the absolute deadline (rounded up: a wait
+    /// never ends early), and a timeout is reported only once the clock has
+    /// reached the deadline.
+    pub(super) fn wait_until(
+        word: &AtomicU32,
+        expected: u32,
+        deadline: MonotonicDeadline,
+    ) -> Result<(), TimedOut> {
+        loop {
+            let left = deadline.since_zero().saturating_sub(now());
+            if left.is_zero() {
+                return Err(TimedOut);
+            }
+            // Below INFINITE (u32::MAX): a far deadline is a long finite wait.
+            let ms = left
+                .as_nanos()
+                .div_ceil(1_000_000)
+                .min(u128::from(u32::MAX - 1)) as u32;
+            let ptr: *const AtomicU32 = word;
+            // SAFETY: `word` is a live atomic we borrow and `expected` a u32
+            // on our stack; WaitOnAddress only compares 4 bytes at each.
+            let woken =
+                unsafe { WaitOnAddress(ptr.cast(), (&expected as *const u32).cast(), 4, ms) };
+            if woken != 0 {
+                return Ok(());
+            }
+            // SAFETY: reads this thread's last error; no preconditions.
+            if unsafe { GetLastError() } != ERROR_TIMEOUT {
+                return Ok(());
+            }
+        }
+    }
+}
+
 // SAFETY: the futex guarantee is the kernel's, and a timed wait reports
 // `ETIMEDOUT` only once its deadline has passed; `atomic-wait`'s calls and
 // ours do not panic, and the wakes pass the address to the kernel without
 // dereferencing it.
 unsafe impl Park for FutexPark {
-    /// An absolute `CLOCK_MONOTONIC` reading on Linux and Android; none
-    /// elsewhere yet (see [`FutexPark`]).
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    /// An absolute reading of the monotonic clock on Linux, Android and
+    /// Windows; none elsewhere yet (see [`FutexPark`]).
+    #[cfg(any(target_os = "linux", target_os = "android", windows))]
     type Deadline = MonotonicDeadline;
     /// None on this platform yet (see [`FutexPark`]).
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
     type Deadline = NoDeadline;
 
     #[inline]
     fn wait(word: &AtomicU32, expected: u32) {
         atomic_wait::wait(word, expected);
     }
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    #[cfg(any(target_os = "linux", target_os = "android", windows))]
     #[inline]
     fn wait_until(
         word: &AtomicU32,
         expected: u32,
         deadline: MonotonicDeadline,
     ) -> Result<(), TimedOut> {
-        linux::wait_until(word, expected, deadline)
+        os::wait_until(word, expected, deadline)
     }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
     #[inline]
     fn wait_until(_: &AtomicU32, _: u32, deadline: NoDeadline) -> Result<(), TimedOut> {
         match deadline {}

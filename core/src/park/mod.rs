@@ -55,7 +55,7 @@ pub use futex::FutexPark;
 #[cfg(all(
     feature = "futex",
     not(loom),
-    any(target_os = "linux", target_os = "android")
+    any(target_os = "linux", target_os = "android", windows)
 ))]
 pub use futex::MonotonicDeadline;
 

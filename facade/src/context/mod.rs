@@ -15,8 +15,8 @@
 //! registered with the node and its descendants (see `node`). A deadline is
 //! pulled: [`Context::err`] compares it with the clock, and a blocked call
 //! hands it to its core wait, which sleeps in a timed futex wait until it
-//! (on Linux and Android; elsewhere the fallback `timer` thread interrupts
-//! the wait). No thread runs for a deadline on Linux.
+//! (on Linux, Android and Windows; elsewhere the fallback `timer` thread
+//! interrupts the wait). No thread runs for a deadline there.
 //!
 //! `err()` never changes once it has returned an error: the node records
 //! the latest deadline seen passed before it was cancelled, so the first of
