@@ -16,8 +16,8 @@
 //! | `LOCKED \| PARKED` | held, sleepers: unlock wakes one |
 //! | `PARKED` | briefly, between an unlock and its wake |
 //!
-//! Fast paths are a load and a compare-exchange to lock and the same to
-//! unlock. The slow
+//! Fast paths are one read-modify-write each: `fetch_or(LOCKED)` to lock
+//! (a `lock bts` on x86), `fetch_and(!(LOCKED | PARKED))` to unlock. The slow
 //! path spins briefly while the holder runs, then marks `PARKED` and sleeps
 //! on the word. A thread that has slept takes the lock with `PARKED` set,
 //! since the unlock that woke it cleared the bit and others may still sleep
@@ -33,9 +33,9 @@
 //! either it sees the flag or its sleep sees the changed word. The epoch
 //! is never reset by the lock, so the value cannot return to what a
 //! sleeper read (short of 2^29 interrupts between its read and its sleep).
-//! The fast paths load the word and compare-exchange it with `LOCKED` set
-//! or cleared, keeping the epoch, so after any number of interrupts an
-//! uncontended lock and unlock cost what they cost on a fresh mutex.
+//! Neither fast path compares the whole word, so the epoch never makes them
+//! fail: after any number of interrupts an uncontended lock and unlock cost
+//! what they cost on a fresh mutex.
 //!
 //! A sleeper leaves without the lock (interrupted, or its node's deadline
 //! passed) only from the check that follows its setting of `PARKED` on a
@@ -93,45 +93,15 @@ impl<P: Park> RawMutex<P> {
     /// Takes the lock if it is free, without waiting.
     #[inline]
     pub fn try_lock(&self) -> bool {
-        let word = self.word.load(Ordering::Relaxed);
-        word & LOCKED == 0
-            && match self.word.compare_exchange(
-                word,
-                word | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => true,
-                Err(now) => now & LOCKED == 0 && self.try_lock_cold(now),
-            }
+        self.lock_fast()
     }
 
-    /// The fast path of every lock call: one load and one compare-exchange
-    /// that keeps whatever epoch and `PARKED` bits the word has.
+    /// The fast path of every lock call: one read-modify-write (a `lock
+    /// bts` on x86) that sets `LOCKED` whatever epoch and `PARKED` bits the
+    /// word has, and changes nothing on a held lock.
     #[inline]
     fn lock_fast(&self) -> bool {
-        let word = self.word.load(Ordering::Relaxed);
-        word & LOCKED == 0
-            && self
-                .word
-                .compare_exchange(word, word | LOCKED, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-    }
-
-    #[cold]
-    fn try_lock_cold(&self, mut word: u32) -> bool {
-        while word & LOCKED == 0 {
-            match self.word.compare_exchange_weak(
-                word,
-                word | LOCKED,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => word = now,
-            }
-        }
-        false
+        self.word.fetch_or(LOCKED, Ordering::Acquire) & LOCKED == 0
     }
 
     /// Takes the lock, sleeping until it is free.
@@ -156,11 +126,6 @@ impl<P: Park> RawMutex<P> {
 
     #[cold]
     fn lock_interruptible_cold(&self, node: &Waiter<P>) -> Result<(), Interrupted> {
-        // A free lock (with a non-zero epoch) is taken without the node.
-        let word = self.word.load(Ordering::Relaxed);
-        if word & LOCKED == 0 && self.try_lock_cold(word) {
-            return Ok(());
-        }
         let _scope = node.begin_on(&self.word)?;
         self.lock_contended(Some(node))
     }
@@ -231,31 +196,22 @@ impl<P: Park> RawMutex<P> {
     /// it, as a guard moved to another thread does).
     #[inline]
     pub unsafe fn unlock(&self) {
-        // One load and one compare-exchange that keeps the epoch: after an
-        // interrupt this is as cheap as on a fresh mutex.
-        let word = self.word.load(Ordering::Relaxed);
-        if word & PARKED != 0
-            || self
-                .word
-                .compare_exchange(word, word & !LOCKED, Ordering::Release, Ordering::Relaxed)
-                .is_err()
-        {
-            self.unlock_cold();
-        }
-    }
-
-    #[cold]
-    fn unlock_cold(&self) {
-        // Clear PARKED with LOCKED, in one step: the woken thread sets it
-        // again when it locks, so a later unlock knows whether to wake.
+        // One read-modify-write that clears `PARKED` with `LOCKED` and keeps
+        // the epoch: the thread it wakes sets `PARKED` again when it locks,
+        // so a later unlock knows whether to wake.
         let prev = self.word.fetch_and(!(LOCKED | PARKED), Ordering::Release);
         debug_assert!(
             prev & LOCKED != 0,
             "concur-core: RawMutex::unlock of an unlocked mutex"
         );
         if prev & PARKED != 0 {
-            P::wake_one(&self.word);
+            self.wake_one();
         }
+    }
+
+    #[cold]
+    fn wake_one(&self) {
+        P::wake_one(&self.word);
     }
 
     /// Whether the lock is held right now (a racy snapshot).
