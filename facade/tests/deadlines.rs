@@ -15,7 +15,7 @@ const SHORT: Duration = Duration::from_millis(3);
 const HANG: Duration = Duration::from_secs(60);
 
 /// The names of this process's threads (Linux: /proc/self/task/*/comm).
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(concur_timer_fallback)))]
 fn thread_names() -> Vec<String> {
     std::fs::read_dir("/proc/self/task")
         .unwrap()
