@@ -1,10 +1,10 @@
 //! The context tree: cancellation, deadlines, propagation, and waking.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur_sync::{Context, Error};
+use concur_sync::{Context, Error, Mutex, Once, RwLock, Semaphore, WaitGroup};
 
 const HANG: Duration = Duration::from_secs(60);
 
@@ -142,4 +142,99 @@ fn errors_display_and_classify() {
     );
     assert!(Error::DeadlineExceeded.is_context());
     assert!(!Error::Closed.is_context());
+}
+
+#[test]
+fn one_cancel_wakes_threads_blocked_on_every_primitive() {
+    let m = Arc::new(Mutex::new(()));
+    let l = Arc::new(RwLock::new(()));
+    let sem = Arc::new(Semaphore::new(1));
+    let wg = Arc::new(WaitGroup::new());
+    let once = Arc::new(Once::<u8>::new());
+    let held_m = m.lock();
+    let held_l = l.write();
+    let held_s = sem.try_acquire(1).unwrap();
+    wg.add(1);
+    // A runner that keeps the Once busy until the end of the test.
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (running_tx, running_rx) = mpsc::channel::<()>();
+    let runner = {
+        let once = once.clone();
+        thread::spawn(move || {
+            once.get_or_init(|| {
+                running_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+                1
+            });
+        })
+    };
+    running_rx.recv_timeout(HANG).unwrap();
+
+    let (ctx, cancel) = Context::background().with_cancel();
+    let child = ctx.with_timeout(Duration::from_secs(3600));
+    type Call = Box<dyn FnOnce(&Context) -> Result<(), Error> + Send>;
+    let calls: Vec<Call> = vec![
+        Box::new({
+            let m = m.clone();
+            move |c| m.lock_ctx(c).map(drop)
+        }),
+        Box::new({
+            let l = l.clone();
+            move |c| l.read_ctx(c).map(drop)
+        }),
+        Box::new({
+            let l = l.clone();
+            move |c| l.write_ctx(c).map(drop)
+        }),
+        Box::new({
+            let s = sem.clone();
+            move |c| s.acquire(c, 1).map(drop)
+        }),
+        Box::new({
+            let w = wg.clone();
+            move |c| w.wait_ctx(c)
+        }),
+        Box::new({
+            let o = once.clone();
+            move |c| o.get_or_init_ctx(c, || 2).map(drop)
+        }),
+        Box::new(|c| Err(c.wait())),
+    ];
+    let (tx, rx) = mpsc::channel();
+    let threads: Vec<_> = calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, call)| {
+            // Half block on the cancelled context itself, half on a child.
+            let c = if i % 2 == 0 {
+                ctx.clone()
+            } else {
+                child.clone()
+            };
+            let tx = tx.clone();
+            thread::spawn(move || tx.send((i, call(&c))).unwrap())
+        })
+        .collect();
+    cancel.cancel();
+    let mut seen = vec![false; threads.len()];
+    for _ in 0..threads.len() {
+        let (i, r) = rx
+            .recv_timeout(HANG)
+            .expect("a blocked call was not woken by the cancel");
+        assert_eq!(r, Err(Error::Cancelled), "call {i}");
+        seen[i] = true;
+    }
+    assert!(seen.iter().all(|s| *s));
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Nothing was taken by the failed calls.
+    drop((held_m, held_l, held_s));
+    wg.done();
+    release_tx.send(()).unwrap();
+    runner.join().unwrap();
+    assert!(m.try_lock().is_some() && l.try_write().is_some());
+    assert_eq!(sem.available(), 1);
+    assert_eq!(wg.count(), 0);
+    assert_eq!(once.get(), Some(&1));
 }

@@ -37,6 +37,19 @@ impl Rng {
     }
 }
 
+/// Waits until `cond` holds, for states another thread reaches; fails the
+/// test after 60 s (only a real hang gets there).
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "hang: never reached: {what}"
+        );
+        thread::yield_now();
+    }
+}
+
 /// Runs `body` on another thread and fails the test if it has not finished
 /// after `limit`: the limit is generous and only fires on a real hang.
 pub fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
