@@ -15,6 +15,8 @@ pub mod contended;
 pub mod deadlines;
 pub mod fanout;
 pub mod latency;
+pub mod measure;
+pub mod render;
 pub mod sizes;
 pub mod uncontended;
 
