@@ -175,6 +175,21 @@ fn spin_for(d: Duration) {
 /// is the time from just before `cancel()` to the call having returned.
 pub fn cancel_latency(samples: usize) -> Vec<Duration> {
     let sem = empty_semaphore();
+    cancel_samples(samples, |ctx| {
+        sem.acquire(ctx, 1).map(|p| {
+            p.leak();
+        })
+    })
+}
+
+/// `samples` cancellations of a thread blocked in `blocked(ctx)`, which must
+/// block until `ctx` is cancelled and then fail with `Cancelled`: each is
+/// the time from just before `cancel()` to the call having returned, as
+/// the blocked thread saw it.
+fn cancel_samples(
+    samples: usize,
+    blocked: impl Fn(&Context) -> Result<(), Error> + Sync,
+) -> Vec<Duration> {
     let (ready_tx, ready_rx) = mpsc::channel::<()>();
     let (ctx_tx, ctx_rx) = mpsc::channel::<Context>();
     let (done_tx, done_rx) = mpsc::channel::<Instant>();
@@ -182,7 +197,7 @@ pub fn cancel_latency(samples: usize) -> Vec<Duration> {
         s.spawn(|| {
             for ctx in ctx_rx {
                 ready_tx.send(()).unwrap();
-                let result = sem.acquire(&ctx, 1).map(|p| p.leak());
+                let result = blocked(&ctx);
                 let returned = Instant::now();
                 assert_eq!(result.err(), Some(Error::Cancelled));
                 done_tx.send(returned).unwrap();
@@ -193,6 +208,7 @@ pub fn cancel_latency(samples: usize) -> Vec<Duration> {
             let (ctx, cancel) = Context::background().with_cancel();
             ctx_tx.send(ctx).unwrap();
             ready_rx.recv().unwrap();
+            // Asleep by now (and so are any bystanders the last cancel woke).
             spin_for(Duration::from_micros(200));
             let start = Instant::now();
             cancel.cancel();
@@ -260,35 +276,12 @@ pub fn parking_lot_deadline_overshoot(samples: usize, timeout: Duration) -> Vec<
 pub fn mutex_cancel_latency(samples: usize, bystanders: usize) -> Vec<Duration> {
     let m = concur_sync::Mutex::new(());
     let held = m.lock();
-    let (ready_tx, ready_rx) = mpsc::channel::<()>();
-    let (ctx_tx, ctx_rx) = mpsc::channel::<Context>();
-    let (done_tx, done_rx) = mpsc::channel::<Instant>();
     thread::scope(|s| {
         for _ in 0..bystanders {
             s.spawn(|| drop(m.lock()));
         }
-        s.spawn(|| {
-            for ctx in ctx_rx {
-                ready_tx.send(()).unwrap();
-                let result = m.lock_ctx(&ctx).map(drop);
-                let returned = Instant::now();
-                assert_eq!(result.err(), Some(Error::Cancelled));
-                done_tx.send(returned).unwrap();
-            }
-        });
-        let mut out = Vec::with_capacity(samples);
-        for _ in 0..samples {
-            let (ctx, cancel) = Context::background().with_cancel();
-            ctx_tx.send(ctx).unwrap();
-            ready_rx.recv().unwrap();
-            // Everyone asleep again (the last interrupt woke the bystanders).
-            spin_for(Duration::from_micros(200));
-            let start = Instant::now();
-            cancel.cancel();
-            let returned = done_rx.recv().unwrap();
-            out.push(returned.saturating_duration_since(start));
-        }
-        drop(ctx_tx);
+        let out = cancel_samples(samples, |ctx| m.lock_ctx(ctx).map(drop));
+        // Let the bystanders through, so the scope can join them.
         drop(held);
         out
     })
