@@ -89,9 +89,8 @@ pub fn register(ctx: &Context, waiter: Pin<Arc<Waiter>>) -> Result<Registered, E
     let entry = Box::pin(Registration::new(&waiter));
     let node = ctx.node().cloned();
     if let Some(node) = &node {
-        // Refused only by a cancelled node, whose error `cancelled` reads.
         node.register(entry.as_ref())
-            .map_err(|_| ctx.cancelled().unwrap_or(Error::Cancelled))?;
+            .map_err(|seen| ctx.error_when_cancelled(seen))?;
     }
     Ok(Registered {
         node,

@@ -24,22 +24,6 @@ pub(crate) enum Until {
     After(Duration),
 }
 
-impl Until {
-    #[cfg_attr(
-        all(
-            any(target_os = "linux", target_os = "android", windows),
-            not(concur_timer_fallback)
-        ),
-        allow(dead_code)
-    )]
-    fn instant(self) -> Option<Instant> {
-        match self {
-            Until::At(at) => Some(at),
-            Until::After(d) => clock::now().checked_add(d),
-        }
-    }
-}
-
 /// Runs `call` with a fresh waiter whose waits end at `until` (never, for
 /// `None`). A wait the deadline ends reports an interrupt, like a cancel;
 /// [`Waiter::timed_out`] tells them apart on platforms with timed futex
@@ -72,7 +56,11 @@ fn timed<R>(until: Until, call: impl FnOnce(Pin<&Waiter>) -> R) -> R {
 )))]
 fn timed<R>(until: Until, call: impl FnOnce(Pin<&Waiter>) -> R) -> R {
     let waiter = pin!(Waiter::new());
-    let Some(at) = until.instant() else {
+    let at = match until {
+        Until::At(at) => Some(at),
+        Until::After(d) => clock::now().checked_add(d),
+    };
+    let Some(at) = at else {
         // Too far ahead for `Instant`: no deadline at all.
         return call(waiter.as_ref());
     };

@@ -236,8 +236,14 @@ impl Context {
     /// stop a call that need not wait).
     #[inline]
     pub(crate) fn cancelled(&self) -> Option<Error> {
-        let seen = self.cancelled_seen()?;
-        Some(ended_by(self.deadline.map(clock::nanos), seen))
+        Some(self.error_when_cancelled(self.cancelled_seen()?))
+    }
+
+    /// This context's error once its node is cancelled with `seen` (see
+    /// `node`'s state word).
+    #[inline]
+    pub(crate) fn error_when_cancelled(&self, seen: u64) -> Error {
+        ended_by(self.deadline.map(clock::nanos), seen)
     }
 
     #[inline]
@@ -261,7 +267,7 @@ impl Context {
             };
             let entry = pin!(Registration::new(&waiter));
             node.register(entry.as_ref())
-                .map_err(|seen| ended_by(self.deadline.map(clock::nanos), seen))?;
+                .map_err(|seen| self.error_when_cancelled(seen))?;
             /// Unlinks the entry however `call` exits: a panic must not leave
             /// a pointer into this stack frame in the node's list.
             struct Linked<'a>(&'a Node, Pin<&'a Registration>);
