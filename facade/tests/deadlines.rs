@@ -14,16 +14,6 @@ const SHORT: Duration = Duration::from_millis(3);
 /// Only a real hang reaches it.
 const HANG: Duration = Duration::from_secs(60);
 
-/// The names of this process's threads (Linux: /proc/self/task/*/comm).
-#[cfg(all(target_os = "linux", not(concur_timer_fallback)))]
-fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
-        .map(|name| name.trim().to_string())
-        .collect()
-}
-
 #[test]
 #[cfg(all(target_os = "linux", not(concur_timer_fallback)))]
 fn no_thread_is_started_for_a_blocked_deadline() {
@@ -76,7 +66,7 @@ fn no_thread_is_started_for_a_blocked_deadline() {
         });
         wg.done();
     });
-    let names = thread_names();
+    let names = common::thread_names();
     // (Debug mode's watchdog, `concur-watchdog`, is not a deadline's.)
     assert!(
         !names.iter().any(|n| n == "concur-timer"),

@@ -2,18 +2,11 @@
 
 #![cfg(not(concur_debug))]
 
+mod common;
+
 use std::time::Duration;
 
 use concur_sync::{Context, Group, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
-
-#[cfg(target_os = "linux")]
-fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .unwrap()
-        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
-        .map(|n| n.trim().to_string())
-        .collect()
-}
 
 #[test]
 #[cfg(target_os = "linux")]
@@ -37,7 +30,7 @@ fn no_watchdog_thread_after_using_every_primitive() {
     let group = Group::builder().limit(2).build().unwrap();
     group.go(|| Ok::<(), concur_sync::Error>(()));
     group.wait(&ctx).unwrap();
-    let names = thread_names();
+    let names = common::thread_names();
     assert!(
         names.iter().any(|n| n.starts_with("concur-group")),
         "sanity: {names:?}"

@@ -2,6 +2,8 @@
 //! package (not in `core/tests/`) so that the published tarball builds and
 //! runs its own tests.
 
+#![allow(dead_code)] // each test binary uses a different subset
+
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -22,4 +24,14 @@ pub fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Sen
     worker
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+/// The names of this process's threads (Linux: /proc/self/task/*/comm).
+#[cfg(target_os = "linux")]
+pub fn thread_names() -> Vec<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .map(|name| name.trim().to_string())
+        .collect()
 }
