@@ -2,8 +2,8 @@
 //! deadlines that a model fires from a thread of its own.
 //!
 //! One table per loom execution stands in for the kernel's: a loom mutex
-//! guards the list of sleepers (each with the address it sleeps on, a woken
-//! flag and the deadline it sleeps until, if any) and a condition variable
+//! guards the list of sleepers (each with the address it sleeps on and a
+//! woken flag) and the fired deadlines, and a condition variable
 //! carries the wake-ups. `wait` compares the word while holding the mutex
 //! and enqueues itself, so a wake that follows a change of the word cannot
 //! slip between the comparison and the sleep. `wake_one` marks exactly one
@@ -38,7 +38,6 @@ struct Sleeper {
     address: usize,
     ticket: usize,
     woken: bool,
-    until: Option<LoomDeadline>,
 }
 
 #[derive(Default)]
@@ -108,7 +107,6 @@ impl LoomPark {
             address: word as *const AtomicU32 as usize,
             ticket,
             woken: false,
-            until,
         });
         loop {
             futex = condvar.wait(futex).unwrap();
@@ -117,8 +115,6 @@ impl LoomPark {
                 .iter()
                 .position(|s| s.ticket == ticket)
                 .expect("a sleeper stays listed until it leaves");
-            let me = &futex.sleepers[i];
-            debug_assert_eq!(me.until, until);
             // A fired deadline wins even over a wake: harsher than the
             // kernel, so the models check that a leaver that swallowed a
             // wake passes it on.
@@ -126,7 +122,7 @@ impl LoomPark {
                 futex.sleepers.remove(i);
                 return Err(TimedOut);
             }
-            if me.woken {
+            if futex.sleepers[i].woken {
                 futex.sleepers.remove(i);
                 return Ok(());
             }
