@@ -157,9 +157,6 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_lock_for(&self, timeout: Duration) -> Option<MutexGuard<'_, T>> {
-        if self.raw.try_lock() {
-            return Some(self.guard());
-        }
         self.lock_until(Until::After(timeout))
     }
 
@@ -168,15 +165,23 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_lock_until(&self, deadline: Instant) -> Option<MutexGuard<'_, T>> {
+        self.lock_until(Until::At(deadline))
+    }
+
+    /// The per-call timeout forms: a free lock at once, else a wait until
+    /// `until` (the clock is read only then).
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn lock_until(&self, until: Until) -> Option<MutexGuard<'_, T>> {
         if self.raw.try_lock() {
             return Some(self.guard());
         }
-        self.lock_until(Until::At(deadline))
+        self.lock_until_cold(until)
     }
 
     #[cold]
     #[cfg_attr(concur_debug, track_caller)]
-    fn lock_until(&self, until: Until) -> Option<MutexGuard<'_, T>> {
+    fn lock_until_cold(&self, until: Until) -> Option<MutexGuard<'_, T>> {
         #[cfg(concur_debug)]
         let _waiting = self.debug.waiting("mutex", std::panic::Location::caller());
         wait::with_waiter(Some(until), |node| self.raw.lock_interruptible(node))

@@ -144,9 +144,6 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_read_for(&self, timeout: Duration) -> Option<RwLockReadGuard<'_, T>> {
-        if self.raw.try_read() {
-            return Some(self.read_guard());
-        }
         self.read_until(Until::After(timeout))
     }
 
@@ -155,15 +152,23 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_read_until(&self, deadline: Instant) -> Option<RwLockReadGuard<'_, T>> {
+        self.read_until(Until::At(deadline))
+    }
+
+    /// The per-call timeout forms: a free lock at once, else a wait until
+    /// `until` (the clock is read only then).
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn read_until(&self, until: Until) -> Option<RwLockReadGuard<'_, T>> {
         if self.raw.try_read() {
             return Some(self.read_guard());
         }
-        self.read_until(Until::At(deadline))
+        self.read_until_cold(until)
     }
 
     #[cold]
     #[cfg_attr(concur_debug, track_caller)]
-    fn read_until(&self, until: Until) -> Option<RwLockReadGuard<'_, T>> {
+    fn read_until_cold(&self, until: Until) -> Option<RwLockReadGuard<'_, T>> {
         #[cfg(concur_debug)]
         let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
         wait::with_waiter(Some(until), |node| self.raw.read_interruptible(node))
@@ -217,9 +222,6 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_write_for(&self, timeout: Duration) -> Option<RwLockWriteGuard<'_, T>> {
-        if self.raw.try_write() {
-            return Some(self.write_guard());
-        }
         self.write_until(Until::After(timeout))
     }
 
@@ -228,15 +230,23 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_write_until(&self, deadline: Instant) -> Option<RwLockWriteGuard<'_, T>> {
+        self.write_until(Until::At(deadline))
+    }
+
+    /// The per-call timeout forms: a free lock at once, else a wait until
+    /// `until` (the clock is read only then).
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn write_until(&self, until: Until) -> Option<RwLockWriteGuard<'_, T>> {
         if self.raw.try_write() {
             return Some(self.write_guard());
         }
-        self.write_until(Until::At(deadline))
+        self.write_until_cold(until)
     }
 
     #[cold]
     #[cfg_attr(concur_debug, track_caller)]
-    fn write_until(&self, until: Until) -> Option<RwLockWriteGuard<'_, T>> {
+    fn write_until_cold(&self, until: Until) -> Option<RwLockWriteGuard<'_, T>> {
         #[cfg(concur_debug)]
         let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
         wait::with_waiter(Some(until), |node| self.raw.write_interruptible(node))

@@ -198,9 +198,7 @@ impl Semaphore {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_acquire_for(&self, n: u64, timeout: Duration) -> Result<Permit<'_>, Error> {
-        if !self.try_take(n)? {
-            self.acquire_until(n, Until::After(timeout))?;
-        }
+        self.acquire_until(n, Until::After(timeout))?;
         Ok(Permit { sem: self, n })
     }
 
@@ -209,15 +207,24 @@ impl Semaphore {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_acquire_until(&self, n: u64, deadline: Instant) -> Result<Permit<'_>, Error> {
-        if !self.try_take(n)? {
-            self.acquire_until(n, Until::At(deadline))?;
-        }
+        self.acquire_until(n, Until::At(deadline))?;
         Ok(Permit { sem: self, n })
+    }
+
+    /// The per-call timeout forms: free permits at once, else a wait until
+    /// `until` (the clock is read only then).
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn acquire_until(&self, n: u64, until: Until) -> Result<(), Error> {
+        match self.try_take(n)? {
+            true => Ok(()),
+            false => self.acquire_until_cold(n, until),
+        }
     }
 
     #[cold]
     #[cfg_attr(concur_debug, track_caller)]
-    fn acquire_until(&self, n: u64, until: Until) -> Result<(), Error> {
+    fn acquire_until_cold(&self, n: u64, until: Until) -> Result<(), Error> {
         #[cfg(concur_debug)]
         let _waiting = self
             .debug
