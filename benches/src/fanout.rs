@@ -10,7 +10,6 @@
 //! * `floor_atomic_index`: this thread and one helper pull task indices from
 //!   one atomic counter: no queue, no per-task allocation.
 
-use std::convert::Infallible;
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -36,10 +35,7 @@ pub fn groups() -> Vec<Group> {
             .case("concur_group", move |n| {
                 time(n, || {
                     for i in 0..TASKS {
-                        group.go(move || {
-                            task(i);
-                            Ok::<(), Infallible>(())
-                        });
+                        group.spawn(move || task(i));
                     }
                     group.wait(&Context::background()).unwrap();
                 })
@@ -50,10 +46,7 @@ pub fn groups() -> Vec<Group> {
                         .limit(2)
                         .scope(|s| {
                             for i in 0..TASKS {
-                                s.go(move || {
-                                    task(i);
-                                    Ok::<(), Infallible>(())
-                                });
+                                s.spawn(move || task(i));
                             }
                         })
                         .expect("limit 2")

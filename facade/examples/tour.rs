@@ -58,12 +58,11 @@ fn bounded_group_over_items() -> Result<(), Box<dyn std::error::Error>> {
     let threads = group.scope(|s| {
         for chunk in items.chunks(50) {
             let (total, running, peak) = (&total, &running, &peak);
-            s.go(move || {
+            s.spawn(move || {
                 peak.fetch_max(running.fetch_add(1, SeqCst) + 1, SeqCst);
                 total.fetch_add(chunk.iter().sum::<u64>(), SeqCst);
                 thread::sleep(Duration::from_millis(2));
                 running.fetch_sub(1, SeqCst);
-                Ok::<(), Error>(())
             });
         }
         s.threads_started()
@@ -165,7 +164,7 @@ fn group_errors_in_a_job_span() {
         group.go(move || {
             tracing::info!(shard, "indexing");
             match shard {
-                2 => Err(format!("shard {shard}: checksum mismatch")),
+                2 => Err(format!("shard {shard}: checksum mismatch").into()),
                 4 => panic!("shard {shard}: index out of bounds"),
                 _ => Ok(()),
             }
@@ -177,6 +176,7 @@ fn group_errors_in_a_job_span() {
             for e in err.errors() {
                 match e {
                     TaskError::Panicked(p) => tracing::error!(
+                        task = p.task(),
                         site = %p.spawn_site(),
                         thread = p.thread().unwrap_or("?"),
                         "task panicked: {}",

@@ -16,7 +16,7 @@ use crate::Group;
 /// let group = Group::builder().limit(1).build().unwrap();
 /// let _guard = LeakGuard::watch(&group);
 /// let (_tx, rx) = mpsc::channel::<()>();
-/// group.go(move || rx.recv().map_err(|e| e.to_string())); // never finishes
+/// group.go(move || Ok(rx.recv()?)); // never finishes
 /// // the guard drops first and panics: "1 task(s) of a watched group still running ..."
 /// # drop(_guard); std::mem::forget(group);
 /// ```
@@ -27,7 +27,7 @@ pub struct LeakGuard {
 
 impl LeakGuard {
     /// Watches `group` until the guard is dropped.
-    pub fn watch(group: &Group) -> Self {
+    pub fn watch<E>(group: &Group<E>) -> Self {
         Self {
             core: core_of(group),
         }

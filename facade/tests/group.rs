@@ -7,11 +7,11 @@ use std::thread;
 use std::time::Duration;
 
 use concur_sync::testing::LeakGuard;
-use concur_sync::{Context, Error, Group, GroupError, TaskError};
+use concur_sync::{BoxError, Context, Error, Group, GroupError, TaskError};
 
 const HANG: Duration = Duration::from_secs(60);
 
-fn ok() -> Result<(), std::convert::Infallible> {
+fn ok() -> Result<(), BoxError> {
     Ok(())
 }
 
@@ -75,7 +75,7 @@ fn ten_thousand_tasks_reuse_two_threads() {
 fn try_go_refuses_at_the_limit_and_accepts_after() {
     let group = Group::builder().limit(1).build().unwrap();
     let (release_tx, release_rx) = mpsc::channel::<()>();
-    assert!(group.try_go(move || release_rx.recv().map_err(|e| e.to_string())));
+    assert!(group.try_go(move || Ok(release_rx.recv()?)));
     assert!(!group.try_go(ok), "at the limit");
     release_tx.send(()).unwrap();
     group.wait(&Context::background()).unwrap();
@@ -89,7 +89,7 @@ fn every_error_and_panic_is_collected() {
     let line = line!() + 2;
     for i in 0..20 {
         group.go(move || match i % 5 {
-            0 => Err(format!("error {i}")),
+            0 => Err(format!("error {i}").into()),
             1 if i > 5 => panic!("panic {i}"),
             _ => Ok(()),
         });
@@ -116,10 +116,7 @@ fn every_error_and_panic_is_collected() {
     assert_eq!(failed, ["error 0", "error 10", "error 15", "error 5"]);
     assert_eq!(panicked, ["panic 11", "panic 16", "panic 6"]);
     let shown = err.to_string();
-    assert!(
-        shown.starts_with("7 task(s) failed (3 panicked)"),
-        "{shown}"
-    );
+    assert!(shown == "7 of 20 tasks failed (3 panicked)", "{shown}");
     assert!(std::error::Error::source(&err).is_some());
     // The errors were taken: the next wait is clean.
     group.wait(&Context::background()).unwrap();
@@ -129,14 +126,18 @@ fn every_error_and_panic_is_collected() {
 fn errors_beyond_the_bound_are_counted() {
     let group = Group::builder().limit(2).max_errors(3).build().unwrap();
     for i in 0..10 {
-        group.go(move || Err(format!("e{i}")));
+        group.go(move || Err(format!("e{i}").into()));
     }
     let err = group.wait(&Context::background()).unwrap_err();
     assert_eq!(
         (err.errors().len(), err.omitted(), err.failures()),
         (3, 7, 10)
     );
-    assert!(err.to_string().contains("... and 7 more"));
+    assert_eq!(err.to_string(), "10 of 10 tasks failed");
+    assert!(
+        format!("{err:#}").ends_with("\n  ... and 7 more"),
+        "{err:#}"
+    );
 }
 
 #[test]
@@ -147,7 +148,7 @@ fn cancelled_tasks_are_counted_exactly_and_never_start() {
     let (started_tx, started_rx) = mpsc::channel::<()>();
     group.go(move || {
         started_tx.send(()).unwrap();
-        release_rx.recv().map_err(|e| e.to_string())
+        Ok(release_rx.recv()?)
     });
     started_rx.recv_timeout(HANG).unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
@@ -174,7 +175,7 @@ fn cancelled_tasks_are_counted_exactly_and_never_start() {
         "cancellation is not an error of a task"
     );
     assert_eq!(ran.load(Ordering::SeqCst), 0, "a cancelled task ran");
-    assert!(err.to_string().contains("5 cancelled before starting"));
+    assert_eq!(err.to_string(), "5 of 6 tasks cancelled before starting");
 }
 
 #[test]
@@ -184,7 +185,7 @@ fn cancel_on_error_skips_the_rest_but_keeps_the_error() {
         .cancel_on_error(true)
         .build()
         .unwrap();
-    group.go(|| Err("first"));
+    group.go(|| Err("first".into()));
     for _ in 0..5 {
         group.go(ok);
     }
@@ -203,11 +204,15 @@ fn cancel_on_error_skips_the_rest_but_keeps_the_error() {
 fn wait_ends_early_when_its_context_does() {
     let group = Group::builder().limit(1).build().unwrap();
     let (release_tx, release_rx) = mpsc::channel::<()>();
-    group.go(move || release_rx.recv().map_err(|e| e.to_string()));
+    group.go(move || Ok(release_rx.recv()?));
     let ctx = Context::background().with_timeout(Duration::from_millis(20));
     let err: GroupError = group.wait(&ctx).unwrap_err();
     assert_eq!(err.interrupted(), Some(Error::DeadlineExceeded));
-    assert_eq!(err.failures(), 0);
+    assert_eq!((err.failures(), err.unfinished()), (0, 1));
+    assert_eq!(
+        err.to_string(),
+        "1 of 1 tasks unfinished: the wait ended early (context deadline exceeded)"
+    );
     release_tx.send(()).unwrap();
     group.wait(&Context::background()).unwrap();
 }
@@ -220,7 +225,7 @@ fn drop_cancels_pending_tasks_and_joins_workers() {
     let group = Group::builder().limit(2).build().unwrap();
     group.go(move || {
         started_tx.send(()).unwrap();
-        release_rx.recv().map_err(|e| e.to_string())
+        Ok(release_rx.recv()?)
     });
     let r = ran.clone();
     group.go(move || {
@@ -240,10 +245,7 @@ fn scope_tasks_borrow_from_the_stack() {
     let mut sums = [0u64; 10];
     concur_sync::scope(|s| {
         for (sum, chunk) in sums.iter_mut().zip(data.chunks(10)) {
-            s.go(move || {
-                *sum = chunk.iter().sum();
-                ok()
-            });
+            s.spawn(move || *sum = chunk.iter().sum());
         }
     })
     .unwrap();
@@ -296,7 +298,7 @@ fn leak_guard_fails_when_a_task_is_still_running() {
     let line = line!() + 1;
     group.go(move || {
         started_tx.send(()).unwrap();
-        release_rx.recv().map_err(|e| e.to_string())
+        Ok(release_rx.recv()?)
     });
     started_rx.recv_timeout(HANG).unwrap();
     let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(guard)))
@@ -315,7 +317,7 @@ fn leak_guard_fails_when_a_task_is_still_running() {
 fn a_task_waiting_for_its_own_group_panics_instead_of_hanging() {
     let group = Arc::new(Group::builder().limit(2).build().unwrap());
     let g = group.clone();
-    group.go(move || g.wait(&Context::background()).map_err(|e| e.to_string()));
+    group.go(move || Ok(g.wait(&Context::background())?));
     let (tx, rx) = mpsc::channel();
     let waiter = thread::spawn(move || tx.send(group.wait(&Context::background())).unwrap());
     let err = rx.recv_timeout(HANG).expect("hang").unwrap_err();

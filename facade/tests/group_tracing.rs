@@ -40,17 +40,11 @@ fn tasks_run_inside_the_callers_span() {
         let span = tracing::info_span!("job", job_id, trace_id = "abc123");
         let _entered = span.enter();
         for item in 0..3 {
-            group.go(move || {
-                tracing::info!(item, "processed");
-                Ok::<(), std::convert::Infallible>(())
-            });
+            group.spawn(move || tracing::info!(item, "processed"));
         }
     }
     // Outside any span: no job attributes.
-    group.go(|| {
-        tracing::info!("unattributed");
-        Ok::<(), std::convert::Infallible>(())
-    });
+    group.spawn(|| tracing::info!("unattributed"));
     group.wait(&Context::background()).unwrap();
 
     let out = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

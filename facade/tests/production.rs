@@ -28,7 +28,7 @@ fn no_watchdog_thread_after_using_every_primitive() {
     let pool = Pool::new(|| 0u8);
     drop(pool.get());
     let group = Group::builder().limit(2).build().unwrap();
-    group.go(|| Ok::<(), concur_sync::Error>(()));
+    group.go(|| Ok(()));
     group.wait(&ctx).unwrap();
     let names = common::thread_names();
     assert!(

@@ -16,6 +16,8 @@ type Job<'env> = Box<dyn FnOnce() -> Result<(), BoxError> + Send + 'env>;
 
 struct Task<'env> {
     job: Job<'env>,
+    /// The task's index among those the group accepted.
+    index: u64,
     site: &'static Location<'static>,
     #[cfg(feature = "tracing")]
     span: tracing::Span,
@@ -26,11 +28,16 @@ struct State<'env> {
     idle: usize,
     workers: usize,
     shutdown: bool,
-    /// Running tasks by id, with their spawn sites (for the leak guard).
+    /// Running tasks by index, with their spawn sites (for the leak guard).
     running: HashMap<u64, &'static Location<'static>>,
-    next_id: u64,
+    /// Tasks accepted so far: the next task's index.
+    accepted: u64,
+    /// Tasks queued or running (accepted, no outcome recorded yet).
+    unfinished: usize,
+    /// Outcomes since the last wait.
     errors: Vec<TaskError>,
     omitted: usize,
+    succeeded: usize,
     cancelled: usize,
 }
 
@@ -76,9 +83,11 @@ impl<'env> Core<'env> {
                 workers: 0,
                 shutdown: false,
                 running: HashMap::new(),
-                next_id: 0,
+                accepted: 0,
+                unfinished: 0,
                 errors: Vec::new(),
                 omitted: 0,
+                succeeded: 0,
                 cancelled: 0,
             }),
             work: Condvar::new(),
@@ -135,14 +144,20 @@ impl<'env> Core<'env> {
             }
         }
         self.pending.add(1);
-        let task = Task {
-            job: Box::new(move || f().map_err(Into::into)),
+        let job: Job<'env> = Box::new(move || f().map_err(Into::into));
+        #[cfg(feature = "tracing")]
+        let span = tracing::Span::current();
+        let mut state = self.state();
+        let index = state.accepted;
+        state.accepted += 1;
+        state.unfinished += 1;
+        state.queue.push_back(Task {
+            job,
+            index,
             site,
             #[cfg(feature = "tracing")]
-            span: tracing::Span::current(),
-        };
-        let mut state = self.state();
-        state.queue.push_back(task);
+            span,
+        });
         self.queued.store(state.queue.len(), Ordering::Relaxed);
         // A spinning worker takes a queued task without being woken. (It
         // clears its flag before it locks the state to look for work one
@@ -207,24 +222,25 @@ impl<'env> Core<'env> {
                 // Drop the task's captures before it counts as finished, and
                 // keep a panicking destructor from killing the worker.
                 let _ = catch_unwind(AssertUnwindSafe(move || drop(task)));
-                self.state().cancelled += 1;
+                let mut state = self.state();
+                state.cancelled += 1;
+                state.unfinished -= 1;
             } else {
-                let id = state.next_id;
-                state.next_id += 1;
-                state.running.insert(id, task.site);
+                let index = task.index;
+                state.running.insert(index, task.site);
                 drop(state);
                 let failure = self.run(task);
                 let mut state = self.state();
-                state.running.remove(&id);
-                if let Some(failure) = failure {
-                    if state.errors.len() < self.max_errors {
-                        state.errors.push(failure);
-                    } else {
-                        state.omitted += 1;
-                    }
-                    drop(state);
-                    if self.cancel_on_error {
-                        self.cancel.cancel();
+                state.running.remove(&index);
+                state.unfinished -= 1;
+                match failure {
+                    None => state.succeeded += 1,
+                    Some(failure) => {
+                        self.keep(&mut state, failure);
+                        drop(state);
+                        if self.cancel_on_error {
+                            self.cancel.cancel();
+                        }
                     }
                 }
             }
@@ -233,8 +249,19 @@ impl<'env> Core<'env> {
         }
     }
 
+    /// Records a failure, in full while under the bound.
+    fn keep(&self, state: &mut State<'env>, failure: TaskError) {
+        if state.errors.len() < self.max_errors {
+            state.errors.push(failure);
+        } else {
+            state.omitted += 1;
+        }
+    }
+
     fn run(&self, task: Task<'env>) -> Option<TaskError> {
-        let Task { job, site, .. } = task;
+        let Task {
+            job, index, site, ..
+        } = task;
         #[cfg(feature = "tracing")]
         let _entered = task.span.enter();
         match catch_unwind(AssertUnwindSafe(job)) {
@@ -250,6 +277,7 @@ impl<'env> Core<'env> {
                 let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
                 Some(TaskError::Panicked(PanicError {
                     message,
+                    task: index,
                     site,
                     thread: thread::current().name().map(str::to_string),
                 }))
@@ -269,20 +297,37 @@ impl<'env> Core<'env> {
             .wait_ctx(ctx)
             .err()
             .filter(|_| self.pending.count() > 0);
+        self.collect(interrupted)
+    }
+
+    /// Takes the outcomes since the last collection: `Err` if anything
+    /// failed, was cancelled, or (if `interrupted`) has not finished.
+    pub(super) fn collect(&self, interrupted: Option<Error>) -> Result<(), GroupError> {
         let mut state = self.state();
-        let errors = std::mem::take(&mut state.errors);
-        let omitted = std::mem::take(&mut state.omitted);
+        let succeeded = std::mem::take(&mut state.succeeded);
+        let (errors, omitted) = (
+            std::mem::take(&mut state.errors),
+            std::mem::take(&mut state.omitted),
+        );
         let cancelled = std::mem::take(&mut state.cancelled);
-        if errors.is_empty() && omitted == 0 && cancelled == 0 && interrupted.is_none() {
-            Ok(())
+        // Counted under the same lock as the outcomes, so no task is in
+        // both (or neither).
+        let unfinished = if interrupted.is_some() {
+            state.unfinished
         } else {
-            Err(GroupError {
-                errors,
-                omitted,
-                cancelled,
-                interrupted,
-            })
+            0
+        };
+        if errors.is_empty() && omitted == 0 && cancelled == 0 && interrupted.is_none() {
+            return Ok(());
         }
+        Err(GroupError {
+            errors,
+            omitted,
+            succeeded,
+            cancelled,
+            unfinished,
+            interrupted,
+        })
     }
 
     /// Whether the calling thread is one of this core's workers.
@@ -299,15 +344,12 @@ impl<'env> Core<'env> {
             return;
         }
         let orphans: Vec<Task<'env>> = state.queue.drain(..).collect();
+        state.unfinished -= orphans.len();
         for _ in &orphans {
             let failure = TaskError::Failed(
                 format!("concur-sync: cannot start a worker thread: {err}").into(),
             );
-            if state.errors.len() < self.max_errors {
-                state.errors.push(failure);
-            } else {
-                state.omitted += 1;
-            }
+            self.keep(&mut state, failure);
         }
         drop(state);
         for task in orphans {
@@ -329,7 +371,7 @@ thread_local! {
     static CURRENT_CORE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-pub(crate) fn core_of(group: &Group) -> Arc<Core<'static>> {
+pub(crate) fn core_of<E>(group: &Group<E>) -> Arc<Core<'static>> {
     group.core.clone()
 }
 

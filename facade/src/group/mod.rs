@@ -19,15 +19,22 @@
 //! caller's stack. The two share one core, which decides when a worker is
 //! needed; each spawns its own kind.
 //!
-//! The code: this file has the builder and [`Group`]; `core` the shared
-//! machinery (admission, queue, workers, collection); `error` what is
-//! reported; `scope` the scoped form.
+//! Tasks return `Result<(), E>`, with `E` fixed when the group is built
+//! ([`BoxError`] unless [`GroupBuilder::error`] says otherwise), so a
+//! closure's `Ok(())` and `?` need no annotation; [`Group::spawn`] takes a
+//! task that returns nothing.
+//!
+//! The code: this file has [`Group`]; `builder` its configuration; `core`
+//! the shared machinery (admission, queue, workers, collection); `error`
+//! what is reported; `scope` the scoped form.
 
+mod builder;
 mod core;
 mod error;
 mod scope;
 
 use std::fmt;
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex as StdMutex};
@@ -35,122 +42,14 @@ use std::thread;
 
 pub(crate) use self::core::{core_of, Core};
 use crate::Context;
+pub use builder::{ConfigError, GroupBuilder, DEFAULT_MAX_ERRORS};
 pub use error::{GroupError, PanicError, TaskError};
-use scope::run_scope;
 pub use scope::{scope, Scope};
 
-/// The error type tasks may return (anything that converts into it).
+/// The error type tasks return unless the builder picks another: anything
+/// that converts into it (every `std::error::Error`, `String`, `&str`,
+/// `anyhow::Error`) goes through `?`.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-
-/// How many task errors a group keeps in full unless told otherwise; the
-/// rest are counted.
-pub const DEFAULT_MAX_ERRORS: usize = 1024;
-
-/// Configures a [`Group`] (or a [`scope`]). Start with [`Group::builder`].
-#[derive(Debug, Clone)]
-pub struct GroupBuilder {
-    limit: usize,
-    ctx: Context,
-    cancel_on_error: bool,
-    max_errors: usize,
-}
-
-/// A [`GroupBuilder`] setting that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    message: &'static str,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid group configuration: {}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl Default for GroupBuilder {
-    fn default() -> Self {
-        Self {
-            limit: thread::available_parallelism().map_or(2, |n| n.get()),
-            ctx: Context::background(),
-            cancel_on_error: false,
-            max_errors: DEFAULT_MAX_ERRORS,
-        }
-    }
-}
-
-impl GroupBuilder {
-    /// At most `limit` tasks queued or running at once, on at most `limit`
-    /// threads. Default: the number of available cores. 0 is rejected by
-    /// [`build`](Self::build).
-    pub fn limit(mut self, limit: usize) -> Self {
-        self.limit = limit;
-        self
-    }
-
-    /// Runs the group under `ctx`: once it ends, [`Group::go`] stops waiting
-    /// and tasks not yet started never start (they are counted as cancelled).
-    /// Tasks can read the group's context with [`Group::context`].
-    pub fn context(mut self, ctx: &Context) -> Self {
-        self.ctx = ctx.clone();
-        self
-    }
-
-    /// Cancel the group's context when a task fails or panics, so the tasks
-    /// not yet started are skipped. The cancellation is permanent: later
-    /// `go` calls are counted as cancelled. Off by default: every task runs
-    /// and every error is collected.
-    pub fn cancel_on_error(mut self, on: bool) -> Self {
-        self.cancel_on_error = on;
-        self
-    }
-
-    /// Keep at most `max` errors in full (default [`DEFAULT_MAX_ERRORS`]);
-    /// later ones are only counted ([`GroupError::omitted`]).
-    pub fn max_errors(mut self, max: usize) -> Self {
-        self.max_errors = max;
-        self
-    }
-
-    /// Builds the group.
-    pub fn build(self) -> Result<Group, ConfigError> {
-        let core = Arc::new(self.core()?);
-        Ok(Group {
-            core,
-            threads: StdMutex::new(Vec::new()),
-        })
-    }
-
-    /// Runs `f` with a [`Scope`] configured like this builder; see [`scope`].
-    pub fn scope<'env, F, R>(self, f: F) -> Result<Result<R, GroupError>, ConfigError>
-    where
-        F: for<'s, 'scope> FnOnce(&'s Scope<'scope, 'env>) -> R,
-    {
-        let core = self.core()?;
-        Ok(run_scope(core, f))
-    }
-
-    fn core<'env>(self) -> Result<Core<'env>, ConfigError> {
-        if self.limit == 0 {
-            return Err(ConfigError {
-                message: "limit must be at least 1",
-            });
-        }
-        let limit = u64::try_from(self.limit)
-            .unwrap_or(crate::MAX_PERMITS)
-            .min(crate::MAX_PERMITS);
-        let (ctx, cancel) = self.ctx.with_cancel();
-        Ok(Core::new(
-            ctx,
-            cancel,
-            self.limit,
-            limit,
-            self.cancel_on_error,
-            self.max_errors,
-        ))
-    }
-}
 
 /// A bounded group of tasks that collects every error; see the
 /// [module docs](crate::group).
@@ -160,18 +59,34 @@ impl GroupBuilder {
 ///
 /// let group = Group::builder().limit(2).build()?;
 /// for i in 0..10 {
-///     group.go(move || if i % 4 == 3 { Err(format!("item {i} failed")) } else { Ok(()) });
+///     group.go(move || {
+///         if i % 4 == 3 {
+///             return Err(format!("item {i} failed").into());
+///         }
+///         Ok(())
+///     });
 /// }
 /// let err = group.wait(&Context::background()).unwrap_err();
 /// assert_eq!(err.errors().len(), 2); // items 3 and 7: every error, not the first
+/// assert_eq!(err.to_string(), "2 of 10 tasks failed");
 /// # Ok::<(), concur_sync::ConfigError>(())
 /// ```
 ///
-/// Dropping a group cancels its context (tasks not yet started are
-/// skipped), waits for the running tasks, and joins its worker threads.
-pub struct Group {
+/// # Dropping a group
+///
+/// Call [`wait`](Self::wait) before the group goes: a drop cancels the
+/// group's context (tasks not yet started are skipped and counted as
+/// cancelled), waits for the tasks that are running (threads cannot be
+/// aborted), and joins the workers. What it discards, tasks that never ran
+/// and errors nobody collected, is reported, since a drop cannot return
+/// it: as one `tracing` WARN event (target `concur_sync::group`, with the
+/// counts and the first error) when the `tracing` feature is on, else as
+/// one line on standard error.
+#[must_use = "a group runs nothing useful unless its tasks are waited for: call `wait`"]
+pub struct Group<E = BoxError> {
     core: Arc<Core<'static>>,
     threads: StdMutex<Vec<thread::JoinHandle<()>>>,
+    _error: PhantomData<fn(E)>,
 }
 
 impl Group {
@@ -179,17 +94,22 @@ impl Group {
     pub fn builder() -> GroupBuilder {
         GroupBuilder::default()
     }
+}
 
+impl<E: Into<BoxError>> Group<E> {
     /// Runs `f` on a worker, blocking while the group is at its limit. If the
     /// group's context ends first, `f` never runs and is counted as
     /// cancelled (as is a task still queued when the context ends).
+    ///
+    /// Tasks are `'static`: to borrow from the caller's stack, use
+    /// [`scope`](crate::scope) (or [`GroupBuilder::scope`]).
     ///
     /// A task may call `go` on its own group, but if every running task does
     /// so at the limit, they all wait for each other: use `try_go` there.
     /// A task must not `wait` for its own group (that panics, reported as the
     /// task's `PanicError`).
     #[track_caller]
-    pub fn go<E: Into<BoxError>>(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) {
+    pub fn go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) {
         self.core
             .submit(true, Location::caller(), f, |n| self.start_worker(n));
     }
@@ -197,14 +117,58 @@ impl Group {
     /// Like [`go`](Self::go) but never blocks: returns `false` (and drops
     /// `f`) if the group is at its limit or its context has ended.
     #[track_caller]
-    pub fn try_go<E: Into<BoxError>>(
-        &self,
-        f: impl FnOnce() -> Result<(), E> + Send + 'static,
-    ) -> bool {
+    pub fn try_go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) -> bool {
         self.core
             .submit(false, Location::caller(), f, |n| self.start_worker(n))
     }
 
+    /// [`go`](Self::go) for a task that returns nothing (its panics are
+    /// still collected).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use concur_sync::{Context, Group};
+    ///
+    /// let hits = Arc::new(AtomicUsize::new(0));
+    /// let group = Group::builder().limit(2).build()?;
+    /// for _ in 0..4 {
+    ///     let hits = hits.clone();
+    ///     group.spawn(move || {
+    ///         hits.fetch_add(1, Ordering::Relaxed);
+    ///     });
+    /// }
+    /// group.wait(&Context::background())?;
+    /// assert_eq!(hits.load(Ordering::Relaxed), 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[track_caller]
+    pub fn spawn(&self, f: impl FnOnce() + Send + 'static) {
+        self.core
+            .submit(true, Location::caller(), infallible(f), |n| {
+                self.start_worker(n)
+            });
+    }
+
+    /// [`try_go`](Self::try_go) for a task that returns nothing.
+    #[track_caller]
+    pub fn try_spawn(&self, f: impl FnOnce() + Send + 'static) -> bool {
+        self.core
+            .submit(false, Location::caller(), infallible(f), |n| {
+                self.start_worker(n)
+            })
+    }
+}
+
+/// A task that returns nothing, as one that cannot fail.
+pub(super) fn infallible<F: FnOnce()>(f: F) -> impl FnOnce() -> Result<(), BoxError> {
+    move || {
+        f();
+        Ok(())
+    }
+}
+
+impl<E> Group<E> {
     fn start_worker(&self, n: usize) -> std::io::Result<()> {
         let core = self.core.clone();
         let handle = thread::Builder::new()
@@ -218,7 +182,8 @@ impl Group {
     }
 
     /// Blocks until every started task has finished (or `ctx` ends), then
-    /// returns every error since the last wait.
+    /// returns every error since the last wait. An early return says how
+    /// many tasks are still unfinished ([`GroupError::unfinished`]).
     pub fn wait(&self, ctx: &Context) -> Result<(), GroupError> {
         self.core.wait(ctx)
     }
@@ -245,7 +210,7 @@ impl Group {
     }
 }
 
-impl Drop for Group {
+impl<E> Drop for Group<E> {
     fn drop(&mut self) {
         self.core.cancel.cancel();
         if self.core.on_own_worker() {
@@ -253,6 +218,7 @@ impl Drop for Group {
             // other workers finish and exit on their own; this one cannot
             // wait for itself, so the handles are detached.
             self.core.shut_down();
+            report_discarded(self.core.collect(None));
             return;
         }
         self.core.pending.wait();
@@ -265,10 +231,30 @@ impl Drop for Group {
         {
             let _ = handle.join();
         }
+        report_discarded(self.core.collect(None));
     }
 }
 
-impl fmt::Debug for Group {
+/// Reports what a dropped group discarded (see [`Group`]'s docs).
+fn report_discarded(outcome: Result<(), GroupError>) {
+    let Err(err) = outcome else { return };
+    let first = err.errors().first().map(ToString::to_string);
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        target: "concur_sync::group",
+        failed = err.failures(),
+        cancelled = err.cancelled(),
+        first_error = first.as_deref().unwrap_or("none"),
+        "a Group was dropped without a wait: {err}",
+    );
+    #[cfg(not(feature = "tracing"))]
+    eprintln!(
+        "concur-sync: a Group was dropped without a wait: {err}{}",
+        first.map_or(String::new(), |e| format!("; first error: {e}"))
+    );
+}
+
+impl<E> fmt::Debug for Group<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Group")
             .field("limit", &self.core.limit)

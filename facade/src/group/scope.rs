@@ -1,38 +1,55 @@
 //! [`scope`] and [`Scope`]: the group's machinery on `std::thread::scope`
 //! workers, so tasks may borrow from the caller's stack.
 
+use std::marker::PhantomData;
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 
 use super::core::Core;
-use super::{BoxError, GroupBuilder, GroupError};
+use super::{infallible, BoxError, GroupBuilder, GroupError};
 use crate::Context;
 
 /// A group whose tasks may borrow from the caller's stack; made by
 /// [`scope`]. Every task has finished before `scope` returns.
-pub struct Scope<'scope, 'env: 'scope> {
+pub struct Scope<'scope, 'env: 'scope, E = BoxError> {
     core: Arc<Core<'env>>,
     threads: &'scope thread::Scope<'scope, 'env>,
+    _error: PhantomData<fn(E)>,
 }
 
-impl<'scope, 'env> Scope<'scope, 'env> {
+impl<'scope, 'env, E: Into<BoxError>> Scope<'scope, 'env, E> {
     /// As [`Group::go`](super::Group::go), for a task that may borrow from the caller's stack.
     #[track_caller]
-    pub fn go<E: Into<BoxError>>(&self, f: impl FnOnce() -> Result<(), E> + Send + 'env) {
+    pub fn go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'env) {
         self.core
             .submit(true, Location::caller(), f, |n| self.start_worker(n));
     }
 
     /// As [`Group::try_go`](super::Group::try_go).
     #[track_caller]
-    pub fn try_go<E: Into<BoxError>>(
-        &self,
-        f: impl FnOnce() -> Result<(), E> + Send + 'env,
-    ) -> bool {
+    pub fn try_go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'env) -> bool {
         self.core
             .submit(false, Location::caller(), f, |n| self.start_worker(n))
+    }
+
+    /// As [`Group::spawn`](super::Group::spawn): a task that returns nothing.
+    #[track_caller]
+    pub fn spawn(&self, f: impl FnOnce() + Send + 'env) {
+        self.core
+            .submit(true, Location::caller(), infallible(f), |n| {
+                self.start_worker(n)
+            });
+    }
+
+    /// As [`Group::try_spawn`](super::Group::try_spawn).
+    #[track_caller]
+    pub fn try_spawn(&self, f: impl FnOnce() + Send + 'env) -> bool {
+        self.core
+            .submit(false, Location::caller(), infallible(f), |n| {
+                self.start_worker(n)
+            })
     }
 
     fn start_worker(&self, n: usize) -> std::io::Result<()> {
@@ -73,10 +90,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 /// let data = vec![1u64, 2, 3, 4, 5, 6, 7, 8];
 /// concur_sync::scope(|s| {
 ///     for (total, chunk) in totals.iter_mut().zip(data.chunks(2)) {
-///         s.go(move || {
-///             *total = chunk.iter().sum();
-///             Ok::<(), std::convert::Infallible>(())
-///         });
+///         s.spawn(move || *total = chunk.iter().sum());
 ///     }
 /// })?;
 /// assert_eq!(totals, [3, 7, 11, 15]);
@@ -92,9 +106,9 @@ where
     }
 }
 
-pub(super) fn run_scope<'env, F, R>(core: Core<'env>, f: F) -> Result<R, GroupError>
+pub(super) fn run_scope<'env, E, F, R>(core: Core<'env>, f: F) -> Result<R, GroupError>
 where
-    F: for<'s, 'scope> FnOnce(&'s Scope<'scope, 'env>) -> R,
+    F: for<'s, 'scope> FnOnce(&'s Scope<'scope, 'env, E>) -> R,
 {
     /// Shuts the workers down however the scope closure exits (a panic
     /// included), so `thread::scope` can join them.
@@ -117,6 +131,7 @@ where
         let scope = Scope {
             core: core.clone(),
             threads,
+            _error: PhantomData,
         };
         f(&scope)
     });

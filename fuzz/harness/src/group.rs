@@ -78,7 +78,7 @@ pub fn run(data: &[u8]) {
             ran[i].store(true, Ordering::Relaxed);
             match outcome {
                 Outcome::Ok => Ok(()),
-                Outcome::Fail => Err(format!("task {i} failed")),
+                Outcome::Fail => Err(format!("task {i} failed").into()),
                 Outcome::Panic => panic!("{TASK_PANIC} {i}"),
                 Outcome::Cancel => {
                     cancel.cancel();
