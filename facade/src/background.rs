@@ -5,6 +5,7 @@
 //! That is a runtime condition, not a caller bug, and it can happen inside
 //! `with_timeout` or the first lock of a debug build, where a panic would
 //! be the worst answer. So a refused start is reported as a `tracing` ERROR
+//! (a line on standard error without the `tracing` feature)
 //! and tried again by the next call that needs the thread; until one
 //! succeeds, what the thread would have done waits for it.
 
@@ -49,9 +50,14 @@ impl Background {
         // Reported after unlocking: a subscriber may itself use a deadline
         // or a debug lock, which would come back here.
         drop(one_at_a_time);
+        #[cfg(any(feature = "tracing", concur_debug))]
         tracing::error!(
             %error,
             "concur-sync: cannot start the {what} thread; trying again at its next use"
+        );
+        #[cfg(not(any(feature = "tracing", concur_debug)))]
+        eprintln!(
+            "concur-sync: cannot start the {what} thread ({error}); trying again at its next use"
         );
         false
     }

@@ -69,8 +69,6 @@ pub struct ReadmeDoctests;
 mod background;
 mod clock;
 mod context;
-#[cfg(concur_debug)]
-#[cfg_attr(docsrs, doc(cfg(concur_debug)))]
 pub mod debug;
 mod error;
 pub mod group;
@@ -114,6 +112,9 @@ mod assertions {
     // lazily filled cell to the locks and the semaphore.)
     #[cfg(not(concur_debug))]
     const_assert_eq!(std::mem::size_of::<Mutex<()>>(), 4);
+    // What the debug module's docs say debug mode costs.
+    #[cfg(concur_debug)]
+    const_assert_eq!(std::mem::size_of::<Mutex<()>>(), 24);
     #[cfg(not(concur_debug))]
     const_assert_eq!(std::mem::size_of::<RwLock<()>>(), 16);
     #[cfg(not(concur_debug))]

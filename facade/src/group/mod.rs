@@ -80,7 +80,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// aborted), and joins the workers. What it discards, tasks that never ran
 /// and errors nobody collected, is reported, since a drop cannot return
 /// it: as one `tracing` WARN event (target `concur_sync::group`, with the
-/// counts and the first error) when the `tracing` feature is on, else as
+/// counts and the first error) when the `tracing` feature (or debug mode) is
+/// on, else as
 /// one line on standard error.
 #[must_use = "a group runs nothing useful unless its tasks are waited for: call `wait`"]
 pub struct Group<E = BoxError> {
@@ -239,7 +240,7 @@ impl<E> Drop for Group<E> {
 fn report_discarded(outcome: Result<(), GroupError>) {
     let Err(err) = outcome else { return };
     let first = err.errors().first().map(ToString::to_string);
-    #[cfg(feature = "tracing")]
+    #[cfg(any(feature = "tracing", concur_debug))]
     tracing::warn!(
         target: "concur_sync::group",
         failed = err.failures(),
@@ -247,7 +248,7 @@ fn report_discarded(outcome: Result<(), GroupError>) {
         first_error = first.as_deref().unwrap_or("none"),
         "a Group was dropped without a wait: {err}",
     );
-    #[cfg(not(feature = "tracing"))]
+    #[cfg(not(any(feature = "tracing", concur_debug)))]
     eprintln!(
         "concur-sync: a Group was dropped without a wait: {err}{}",
         first.map_or(String::new(), |e| format!("; first error: {e}"))

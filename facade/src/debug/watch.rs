@@ -1,35 +1,7 @@
-//! Debug mode (`--cfg concur_debug`): locks held too long, and threads
-//! waiting too long, reported as `tracing` WARN events while it happens.
-//!
-//! Build with `RUSTFLAGS="--cfg concur_debug"`. Then every [`Mutex`] and
-//! [`RwLock`] records, on first use, a small heap state (so the lock itself
-//! may still move): the site of the current holder (through
-//! `#[track_caller]`), when it took the lock, and the threads waiting for
-//! it, with their own sites. A [`Semaphore`] has no single holder; it
-//! records its waiters (reported with `holder=none`). For a read-locked
-//! [`RwLock`] the first reader stands for all, and readers that keep
-//! overlapping count as one long hold. Durations are exact to one watchdog
-//! tick (a tenth of the threshold, at most 100 ms).
-//!
-//! One watchdog thread for the process, started by the first debug lock
-//! used, publishes a coarse millisecond tick (so locking reads no clock: it
-//! copies the tick) and scans the registered locks. A lock held past the
-//! [threshold] produces one event while it is still held:
-//!
-//! ```text
-//! WARN holder=src/store.rs:42 duration=5.001s waiters=2 mutex held too long
-//! WARN waiter=src/api.rs:17 holder=src/store.rs:42 duration=5.000s mutex waiting too long
-//! ```
-//!
-//! and, if it stays stuck, again each time the duration doubles. The
-//! threshold is 5 s, or `CONCUR_HOLD_THRESHOLD_MS` (read once, at the first
-//! debug lock), or whatever [`set_threshold`] says.
-//!
-//! Without the cfg none of this exists: no field, no thread, no timer.
-//!
-//! [`Mutex`]: crate::Mutex
-//! [`RwLock`]: crate::RwLock
-//! [`Semaphore`]: crate::Semaphore
+//! The debug-mode machinery (built only with `--cfg concur_debug`): each
+//! lock's lazily created heap state, the registry of those states, and the
+//! watchdog thread that scans them and emits the events described in the
+//! [module docs](super).
 
 use std::panic::Location;
 use std::ptr;
