@@ -2,7 +2,6 @@
 //! counts that account for every task, which task panicked, what a dropped
 //! group discarded, and task closures that compile without annotations.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -211,10 +210,12 @@ fn closures_need_no_annotation() {
     assert_eq!(total, 1);
 }
 
+#[cfg(feature = "tracing")]
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
-impl Write for Captured {
+#[cfg(feature = "tracing")]
+impl std::io::Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(buf);
         Ok(buf.len())
