@@ -23,7 +23,7 @@
 //!
 //! The core needs 64-bit atomics (`target_has_atomic = "64"`).
 #![no_std]
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(loom)]

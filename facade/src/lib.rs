@@ -5,8 +5,8 @@
 //! | type | what it is |
 //! |------|------------|
 //! | [`Context`] | cancellation tree with deadlines (Go's `context`) |
-//! | [`Mutex`] | one `AtomicU32` plus the data; `lock`, `lock_ctx`, `try_lock` |
-//! | [`RwLock`] | writer-preferring; `read`/`write` and their `_ctx` forms |
+//! | [`Mutex`] | one `AtomicU32` plus the data; `lock`, `lock_ctx`, `try_lock`; guards that map ([`MutexGuard::map`]), own an `Arc` (`lock_arc`), and may be dropped on another thread |
+//! | [`RwLock`] | writer-preferring; `read`/`write` and their `_ctx` forms, `read_recursive`, [`RwLockWriteGuard::downgrade`], mapped and `Arc` guards |
 //! | [`Semaphore`] | weighted, FIFO-fair; RAII [`Permit`] / [`OwnedPermit`] |
 //! | [`WaitGroup`] | add / done / wait (and `wait_ctx`) |
 //! | [`Once`] | initialize once; a failed initializer lets the next caller try |
@@ -54,6 +54,7 @@
 //! (Windows and macOS are type-checked in CI, not run.)
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_debug_implementations)]
 
 /// The README's examples, compiled and run as doc tests. (`README.md` in
 /// this package is the repository's README; `cargo package` copies it in.)
@@ -94,10 +95,13 @@ pub use error::Error;
 pub use group::{
     scope, BoxError, ConfigError, Group, GroupBuilder, GroupError, PanicError, Scope, TaskError,
 };
-pub use mutex::{Mutex, MutexGuard};
+pub use mutex::{ArcMutexGuard, MappedMutexGuard, Mutex, MutexGuard};
 pub use once::Once;
 pub use pool::{Pool, PoolGuard};
-pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+pub use rwlock::{
+    ArcRwLockReadGuard, ArcRwLockWriteGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock,
+    RwLockReadGuard, RwLockWriteGuard,
+};
 pub use semaphore::{OwnedPermit, Permit, Semaphore, MAX_PERMITS};
 pub use wait_group::WaitGroup;
 
@@ -131,16 +135,47 @@ mod assertions {
     // As std: Mutex<T> is Send + Sync for T: Send; not for !Send T.
     assert_impl_all!(Mutex<std::cell::Cell<u8>>: Send, Sync);
     assert_not_impl_any!(Mutex<std::rc::Rc<u8>>: Send, Sync);
-    assert_not_impl_any!(MutexGuard<'static, u8>: Send);
-    assert_impl_all!(MutexGuard<'static, u8>: Sync);
-    assert_not_impl_any!(MutexGuard<'static, std::cell::Cell<u8>>: Sync);
+
+    // Guards, unlike std's, may move between threads (a futex lock is not
+    // tied to one), with exactly the bounds their access needs: `&mut T`
+    // moves (`T: Send`); `&T` is shared beside other readers (`T: Sync`); a
+    // write guard can become a reader (`T: Send + Sync`).
+    type Cell = std::cell::Cell<u8>;
+    type Rc = std::rc::Rc<u8>;
+    /// `Sync` but not `Send`: a guard that hands out `&mut` to it must not
+    /// be `Send`, or the value could be swapped out on another thread.
+    type SyncOnly = std::sync::MutexGuard<'static, u8>;
+    assert_impl_all!(MutexGuard<'static, u8>: Send, Sync);
+    assert_impl_all!(MutexGuard<'static, Cell>: Send);
+    assert_not_impl_any!(MutexGuard<'static, Cell>: Sync);
+    assert_not_impl_any!(MutexGuard<'static, SyncOnly>: Send);
+    assert_not_impl_any!(MutexGuard<'static, Rc>: Send, Sync);
+    assert_impl_all!(MappedMutexGuard<'static, u8>: Send, Sync);
+    assert_not_impl_any!(MappedMutexGuard<'static, Cell>: Sync);
+    assert_not_impl_any!(MappedMutexGuard<'static, SyncOnly>: Send);
+    assert_impl_all!(ArcMutexGuard<u8>: Send, Sync);
+    assert_not_impl_any!(ArcMutexGuard<Cell>: Sync);
+    assert_not_impl_any!(ArcMutexGuard<SyncOnly>: Send);
 
     // As std: RwLock<T> is Sync only for T: Send + Sync.
     assert_impl_all!(RwLock<u8>: Send, Sync);
-    assert_impl_all!(RwLock<std::cell::Cell<u8>>: Send);
-    assert_not_impl_any!(RwLock<std::cell::Cell<u8>>: Sync);
-    assert_not_impl_any!(RwLockReadGuard<'static, u8>: Send);
-    assert_not_impl_any!(RwLockWriteGuard<'static, u8>: Send);
+    assert_impl_all!(RwLock<Cell>: Send);
+    assert_not_impl_any!(RwLock<Cell>: Sync);
+    assert_impl_all!(RwLockReadGuard<'static, u8>: Send, Sync);
+    assert_impl_all!(RwLockReadGuard<'static, SyncOnly>: Send, Sync);
+    assert_not_impl_any!(RwLockReadGuard<'static, Cell>: Send, Sync);
+    assert_impl_all!(RwLockWriteGuard<'static, u8>: Send, Sync);
+    assert_not_impl_any!(RwLockWriteGuard<'static, Cell>: Send, Sync);
+    assert_not_impl_any!(RwLockWriteGuard<'static, SyncOnly>: Send);
+    assert_impl_all!(MappedRwLockReadGuard<'static, u8>: Send, Sync);
+    assert_not_impl_any!(MappedRwLockReadGuard<'static, Cell>: Send, Sync);
+    assert_impl_all!(MappedRwLockWriteGuard<'static, u8>: Send, Sync);
+    assert_impl_all!(MappedRwLockWriteGuard<'static, Cell>: Send);
+    assert_not_impl_any!(MappedRwLockWriteGuard<'static, SyncOnly>: Send);
+    assert_impl_all!(ArcRwLockReadGuard<u8>: Send, Sync);
+    assert_not_impl_any!(ArcRwLockReadGuard<Cell>: Send, Sync);
+    assert_impl_all!(ArcRwLockWriteGuard<u8>: Send, Sync);
+    assert_not_impl_any!(ArcRwLockWriteGuard<Cell>: Send, Sync);
 
     assert_impl_all!(Semaphore: Send, Sync);
     assert_impl_all!(Permit<'static>: Send, Sync);

@@ -40,6 +40,21 @@ unsafe impl<T: Send + Sync> Sync for Once<T> {}
 // SAFETY: owning a Once is owning a T.
 unsafe impl<T: Send> Send for Once<T> {}
 
+/// An initialized cell (as `OnceLock::from`).
+///
+/// ```
+/// let once = concur_sync::Once::from(7);
+/// assert_eq!(once.get(), Some(&7));
+/// ```
+impl<T> From<T> for Once<T> {
+    fn from(value: T) -> Self {
+        let once = Self::new();
+        // A fresh cell: the initializer runs, on this thread, at once.
+        let _ = once.get_or_init(|| value);
+        once
+    }
+}
+
 impl<T> Once<T> {
     /// An empty cell.
     pub const fn new() -> Self {

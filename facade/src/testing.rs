@@ -25,6 +25,14 @@ pub struct LeakGuard {
     core: Arc<Core<'static>>,
 }
 
+impl std::fmt::Debug for LeakGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeakGuard")
+            .field("outstanding", &self.outstanding())
+            .finish()
+    }
+}
+
 impl LeakGuard {
     /// Watches `group` until the guard is dropped.
     pub fn watch<E>(group: &Group<E>) -> Self {

@@ -19,6 +19,18 @@ pub struct Scope<'scope, 'env: 'scope, E = BoxError> {
     _error: PhantomData<fn(E)>,
 }
 
+impl<E> std::fmt::Debug for Scope<'_, '_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scope")
+            .field("limit", &self.core.limit)
+            .field(
+                "threads_started",
+                &self.core.threads_started.load(Ordering::Relaxed),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'scope, 'env, E: Into<BoxError>> Scope<'scope, 'env, E> {
     /// As [`Group::go`](super::Group::go), for a task that may borrow from the caller's stack.
     #[track_caller]

@@ -1,9 +1,18 @@
 //! `Mutex<T>`: mutual exclusion whose waits can end with the caller's context.
+//!
+//! The code: this file has [`Mutex`] and its locking calls; `guard` the
+//! borrowed guards ([`MutexGuard`], [`MappedMutexGuard`]); `arc` the
+//! guard that owns an `Arc` of its mutex ([`ArcMutexGuard`]).
+
+mod arc;
+mod guard;
+
+pub use arc::ArcMutexGuard;
+pub(crate) use guard::{forward_fmt, forward_fmt_owned};
+pub use guard::{MappedMutexGuard, MutexGuard};
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use concur_core::RawMutex;
@@ -46,30 +55,6 @@ pub struct Mutex<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
-
-/// Access to the data of a locked [`Mutex`]; unlocks on drop.
-///
-/// Not `Send`: the lock must be released by the thread that took it (as with
-/// std's guard).
-///
-/// ```
-/// use concur_sync::Mutex;
-///
-/// let m = Mutex::new(1);
-/// let mut guard = m.lock();
-/// *guard += 1;
-/// assert!(m.try_lock().is_none());
-/// drop(guard);
-/// assert_eq!(*m.lock(), 2);
-/// ```
-#[must_use = "the lock is released as soon as the guard is dropped"]
-pub struct MutexGuard<'a, T: ?Sized> {
-    mutex: &'a Mutex<T>,
-    _not_send: PhantomData<*const ()>,
-}
-
-// SAFETY: sharing the guard shares `&T` only.
-unsafe impl<T: ?Sized + Sync> Sync for MutexGuard<'_, T> {}
 
 impl<T> Mutex<T> {
     /// An unlocked mutex holding `value`.
@@ -194,44 +179,19 @@ impl<T: ?Sized> Mutex<T> {
         self.data.get_mut()
     }
 
+    /// Whether the lock is held right now: a snapshot that may be stale by
+    /// the time it is read, for diagnostics and assertions.
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     fn guard(&self) -> MutexGuard<'_, T> {
         #[cfg(concur_debug)]
         self.debug.acquired("mutex", std::panic::Location::caller());
-        MutexGuard {
-            mutex: self,
-            _not_send: PhantomData,
-        }
-    }
-}
-
-impl<T: ?Sized> Deref for MutexGuard<'_, T> {
-    type Target = T;
-    #[inline]
-    fn deref(&self) -> &T {
-        // SAFETY: the guard proves the lock is held.
-        unsafe { &*self.mutex.data.get() }
-    }
-}
-
-impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the guard proves the lock is held, and `&mut self` makes
-        // this the only access through it.
-        unsafe { &mut *self.mutex.data.get() }
-    }
-}
-
-impl<T: ?Sized> Drop for MutexGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        #[cfg(concur_debug)]
-        self.mutex.debug.released();
-        // SAFETY: the guard was created by a successful lock and is dropped
-        // once, on the thread that locked (the guard is not Send).
-        unsafe { self.mutex.raw.unlock() };
+        MutexGuard { mutex: self }
     }
 }
 
@@ -255,17 +215,5 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
             None => d.field("data", &format_args!("<locked>")),
         };
         d.finish_non_exhaustive()
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for MutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&**self, f)
     }
 }

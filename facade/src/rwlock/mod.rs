@@ -1,10 +1,18 @@
 //! `RwLock<T>`: a writer-preferring reader-writer lock whose waits can end
 //! with the caller's context.
+//!
+//! The code: this file has [`RwLock`] and its locking calls; `guard` the
+//! borrowed guards (read, write, their mapped forms, the downgrade); `arc`
+//! the guards that own an `Arc` of their lock.
+
+mod arc;
+mod guard;
+
+pub use arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
+pub use guard::{MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLockReadGuard, RwLockWriteGuard};
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::marker::PhantomData;
-use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
 use concur_core::RawRwLock;
@@ -43,41 +51,6 @@ pub struct RwLock<T: ?Sized> {
 unsafe impl<T: ?Sized + Send> Send for RwLock<T> {}
 // SAFETY: as above.
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLock<T> {}
-
-/// Shared access to the data of a read-locked [`RwLock`]; unlocks on drop.
-///
-/// ```
-/// use concur_sync::RwLock;
-///
-/// let l = RwLock::new(5);
-/// let (a, b) = (l.read(), l.read());
-/// assert_eq!(*a + *b, 10);
-/// ```
-#[must_use = "the read lock is released as soon as the guard is dropped"]
-pub struct RwLockReadGuard<'a, T: ?Sized> {
-    lock: &'a RwLock<T>,
-    _not_send: PhantomData<*const ()>,
-}
-
-/// Exclusive access to the data of a write-locked [`RwLock`]; unlocks on drop.
-///
-/// ```
-/// use concur_sync::RwLock;
-///
-/// let l = RwLock::new(vec![1]);
-/// l.write().push(2);
-/// assert_eq!(*l.read(), [1, 2]);
-/// ```
-#[must_use = "the write lock is released as soon as the guard is dropped"]
-pub struct RwLockWriteGuard<'a, T: ?Sized> {
-    lock: &'a RwLock<T>,
-    _not_send: PhantomData<*const ()>,
-}
-
-// SAFETY: sharing a guard shares `&T` only.
-unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
-// SAFETY: sharing a guard shares `&T` only.
-unsafe impl<T: ?Sized + Sync> Sync for RwLockWriteGuard<'_, T> {}
 
 impl<T> RwLock<T> {
     /// An unlocked lock holding `value`.
@@ -136,6 +109,34 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
         self.raw.try_read().then(|| self.read_guard())
+    }
+
+    /// Read-locks without queueing behind waiting writers: at once unless a
+    /// writer *holds* the lock (then it waits as [`read`](Self::read)
+    /// does). For a thread that may read-lock again while it holds a read
+    /// lock: with plain `read` that deadlocks as soon as a writer waits
+    /// between the two (the writer waits for the first read, the second
+    /// read waits for the writer). Readers that use it can starve writers.
+    ///
+    /// ```
+    /// use concur_sync::RwLock;
+    ///
+    /// let l = RwLock::new(1);
+    /// let outer = l.read();
+    /// let inner = l.read_recursive(); // never waits while `outer` is held
+    /// assert_eq!(*outer + *inner, 2);
+    /// ```
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub fn read_recursive(&self) -> RwLockReadGuard<'_, T> {
+        #[cfg(concur_debug)]
+        if !self.raw.try_read_recursive() {
+            let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+            self.raw.read_recursive();
+        }
+        #[cfg(not(concur_debug))]
+        self.raw.read_recursive();
+        self.read_guard()
     }
 
     /// Read-locks, sleeping at most `timeout`; `None` if that was not
@@ -259,14 +260,24 @@ impl<T: ?Sized> RwLock<T> {
         self.data.get_mut()
     }
 
+    /// Whether any lock (read or write) is held right now: a snapshot, for
+    /// diagnostics and assertions.
+    #[inline]
+    pub fn is_locked(&self) -> bool {
+        self.raw.is_locked()
+    }
+
+    /// Whether the write lock is held right now (a snapshot).
+    #[inline]
+    pub fn is_locked_exclusive(&self) -> bool {
+        self.raw.is_write_locked()
+    }
+
     #[cfg_attr(concur_debug, track_caller)]
     fn read_guard(&self) -> RwLockReadGuard<'_, T> {
         #[cfg(concur_debug)]
         self.debug.read_acquired(std::panic::Location::caller());
-        RwLockReadGuard {
-            lock: self,
-            _not_send: PhantomData,
-        }
+        RwLockReadGuard { lock: self }
     }
 
     #[cfg_attr(concur_debug, track_caller)]
@@ -274,62 +285,19 @@ impl<T: ?Sized> RwLock<T> {
         #[cfg(concur_debug)]
         self.debug
             .acquired("rwlock", std::panic::Location::caller());
-        RwLockWriteGuard {
-            lock: self,
-            _not_send: PhantomData,
-        }
-    }
-}
-
-impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
-    type Target = T;
-    #[inline]
-    fn deref(&self) -> &T {
-        // SAFETY: a read lock is held: no writer can exist.
-        unsafe { &*self.lock.data.get() }
-    }
-}
-
-impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
-    type Target = T;
-    #[inline]
-    fn deref(&self) -> &T {
-        // SAFETY: the write lock is held.
-        unsafe { &*self.lock.data.get() }
-    }
-}
-
-impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
-    #[inline]
-    fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the write lock is held and `&mut self` is the only access.
-        unsafe { &mut *self.lock.data.get() }
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        #[cfg(concur_debug)]
-        self.lock.debug.read_released();
-        // SAFETY: created by a successful read lock, dropped once.
-        unsafe { self.lock.raw.read_unlock() };
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
-    #[inline]
-    fn drop(&mut self) {
-        #[cfg(concur_debug)]
-        self.lock.debug.released();
-        // SAFETY: created by a successful write lock, dropped once.
-        unsafe { self.lock.raw.write_unlock() };
+        RwLockWriteGuard { lock: self }
     }
 }
 
 impl<T: Default> Default for RwLock<T> {
     fn default() -> Self {
         Self::new(T::default())
+    }
+}
+
+impl<T> From<T> for RwLock<T> {
+    fn from(value: T) -> Self {
+        Self::new(value)
     }
 }
 
@@ -341,17 +309,5 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
             None => d.field("data", &format_args!("<locked>")),
         };
         d.finish_non_exhaustive()
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
     }
 }
