@@ -36,6 +36,9 @@ pub struct ReadmeDoctests;
 
 pub mod counter;
 mod list;
+#[cfg(all(feature = "lock_api", not(loom)))]
+#[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
+pub mod lock_api;
 pub mod mutex;
 pub mod once;
 pub mod park;
