@@ -14,8 +14,14 @@ impl<P: Park> RawRwLock<P> {
     /// Takes a read lock if no writer holds or awaits the lock.
     #[inline]
     pub fn try_read(&self) -> bool {
+        self.add_reader_while(read_lockable)
+    }
+
+    /// Adds a reader while `lockable` says the state lets one in.
+    #[inline]
+    fn add_reader_while(&self, lockable: impl Fn(u64) -> bool) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
-        while read_lockable(state) {
+        while lockable(state) {
             match self.state.compare_exchange_weak(
                 state,
                 state + 1,
@@ -114,19 +120,7 @@ impl<P: Park> RawRwLock<P> {
     /// wait. A thread that holds a read lock always succeeds.
     #[inline]
     pub fn try_read_recursive(&self) -> bool {
-        let mut state = self.state.load(Ordering::Relaxed);
-        while state & WRITE_LOCKED == 0 && readers(state) < MAX_READERS {
-            match self.state.compare_exchange_weak(
-                state,
-                state + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => state = now,
-            }
-        }
-        false
+        self.add_reader_while(|state| state & WRITE_LOCKED == 0 && readers(state) < MAX_READERS)
     }
 
     /// Takes a read lock without queueing behind waiting writers: at once
