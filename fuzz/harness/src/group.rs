@@ -74,7 +74,7 @@ pub fn run(data: &[u8]) {
     let mut refused = 0;
     for (i, &outcome) in tasks.iter().enumerate() {
         let (ran, cancel) = (ran.clone(), cancel.clone());
-        let task = move || -> Result<(), String> {
+        let task = move || -> Result<(), concur_sync::BoxError> {
             ran[i].store(true, Ordering::Relaxed);
             match outcome {
                 Outcome::Ok => Ok(()),
