@@ -38,7 +38,6 @@ impl<P: Park> WaitList<P> {
     }
 
     /// The newest node, or null.
-    #[cfg(feature = "step")]
     #[inline]
     pub(crate) fn tail(&self) -> *const Waiter<P> {
         self.tail
@@ -47,26 +46,46 @@ impl<P: Park> WaitList<P> {
     /// Appends `node`.
     ///
     /// # Safety
-    /// The caller holds the owning lock; `node` is pinned, not linked into
-    /// any list, and stays alive until it is removed.
+    /// As for [`insert_after`](Self::insert_after).
+    #[cfg(feature = "step")]
     pub(crate) unsafe fn push_back(&mut self, node: *const Waiter<P>) {
-        let tail = self.tail;
-        // SAFETY: the caller owns `node` under the lock and it is not linked.
+        // SAFETY: the caller's obligations; the tail is null or linked here.
+        unsafe { self.insert_after(self.tail, node) }
+    }
+
+    /// Links `node` right after `anchor`, or at the front if `anchor` is
+    /// null.
+    ///
+    /// # Safety
+    /// The caller holds the owning lock; `node` is pinned, not linked into
+    /// any list, and stays alive until it is removed; `anchor` is null or
+    /// linked into this list.
+    pub(crate) unsafe fn insert_after(&mut self, anchor: *const Waiter<P>, node: *const Waiter<P>) {
+        // SAFETY: as above; `anchor` and its successor are linked here, so
+        // alive.
         unsafe {
+            let next = if anchor.is_null() {
+                self.head
+            } else {
+                (*anchor).queued_mut(|q| q.next)
+            };
             (*node).queued_mut(|q| {
                 debug_assert!(!q.linked, "concur-core: node linked twice");
-                q.prev = tail;
-                q.next = ptr::null();
+                q.prev = anchor;
+                q.next = next;
                 q.linked = true;
             });
+            if anchor.is_null() {
+                self.head = node;
+            } else {
+                (*anchor).queued_mut(|q| q.next = node);
+            }
+            if next.is_null() {
+                self.tail = node;
+            } else {
+                (*next).queued_mut(|q| q.prev = node);
+            }
         }
-        if tail.is_null() {
-            self.head = node;
-        } else {
-            // SAFETY: `tail` is linked here, so alive, and we hold the lock.
-            unsafe { (*tail).queued_mut(|q| q.next = node) };
-        }
-        self.tail = node;
     }
 
     /// Unlinks `node` and returns whether it was linked. Removing a node that
@@ -100,6 +119,16 @@ impl<P: Park> WaitList<P> {
             }
         }
         true
+    }
+
+    /// The node before `node`, or null.
+    ///
+    /// # Safety
+    /// The caller holds the owning lock and `node` is linked into this list.
+    #[inline]
+    pub(crate) unsafe fn prev(&self, node: *const Waiter<P>) -> *const Waiter<P> {
+        // SAFETY: the caller's obligation above.
+        unsafe { (*node).queued_mut(|q| q.prev) }
     }
 
     /// The node after `node`, if any.

@@ -120,7 +120,8 @@ fn semaphore_deadline_gives_back_a_partial_grant() {
             available: 1,
             pending: 0,
             capacity: 2,
-            queued: 0
+            queued: 0,
+            oversized: 0,
         },
         "the partial grant went back"
     );

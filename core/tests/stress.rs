@@ -1,5 +1,6 @@
-//! Many threads, random operations, random interrupts; at the end every
-//! permit is back, no waiter is left queued, and exclusion never broke.
+//! Many threads, random operations, random interrupts; at the end no waiter
+//! is left queued and exclusion never broke (the semaphore's are in
+//! `stress_semaphore.rs`).
 //!
 //! Each test runs at least 100,000 operations over 8 workers plus a canceller
 //! thread that interrupts random published waits.
@@ -8,159 +9,16 @@ mod common;
 
 use std::cell::UnsafeCell;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
+use common::workers::{canceller, run_workers, WORKERS};
 use common::{within, Rng, Slots};
-use concur_core::{
-    AcquireError, Begin, OnceState, RawMutex, RawRwLock, RawSemaphore, WaitCounter, Waiter,
-};
+use concur_core::{Begin, OnceState, RawMutex, RawRwLock, WaitCounter, Waiter};
 
-const WORKERS: usize = 8;
-const OPS_PER_WORKER: u64 = 12_500; // 100,000 in total
 const HANG: Duration = Duration::from_secs(240);
-
-/// Spawns the canceller: interrupts random slots until `stop`.
-fn canceller(slots: Arc<Slots>, stop: Arc<AtomicBool>, seed: u64) -> thread::JoinHandle<u64> {
-    thread::spawn(move || {
-        let mut rng = Rng::new(seed);
-        let mut interrupts = 0;
-        while !stop.load(Ordering::Relaxed) {
-            if slots.interrupt(rng.below(slots.len() as u64) as usize) {
-                interrupts += 1;
-            }
-            thread::yield_now();
-        }
-        interrupts
-    })
-}
-
-/// Runs `op(worker, rng, slots)` `OPS_PER_WORKER` times on each of `WORKERS`
-/// threads while a canceller interrupts the waits they publish in `slots`.
-/// Returns how many waits the canceller interrupted.
-fn run_workers(seed: u64, op: impl Fn(usize, &mut Rng, &Slots) + Send + Sync + 'static) -> u64 {
-    let op = Arc::new(op);
-    let slots = Arc::new(Slots::new(WORKERS));
-    let stop = Arc::new(AtomicBool::new(false));
-    let cancel = canceller(slots.clone(), stop.clone(), seed);
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|w| {
-            let (op, slots) = (op.clone(), slots.clone());
-            thread::spawn(move || {
-                let mut rng = Rng::new(seed * 1000 + w as u64 + 1);
-                for _ in 0..OPS_PER_WORKER {
-                    op(w, &mut rng, &slots);
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
-    stop.store(true, Ordering::Relaxed);
-    cancel.join().unwrap()
-}
-
-#[test]
-fn semaphore_conserves_permits_under_interrupts() {
-    within(HANG, || {
-        const CAPACITY: u64 = 10;
-        let sem = Arc::new(RawSemaphore::<concur_core::DefaultPark>::new(CAPACITY));
-        let held = Arc::new(AtomicU64::new(0));
-        let acquired = Arc::new(AtomicU64::new(0));
-        let interrupts = run_workers(99, {
-            let (sem, held, acquired) = (sem.clone(), held.clone(), acquired.clone());
-            move |w, rng, slots| {
-                let n = 1 + rng.below(4);
-                let got = if rng.chance(20) {
-                    sem.try_acquire(n).is_ok()
-                } else {
-                    let node = pin!(Waiter::new());
-                    match slots.with_published(w, node.as_ref(), || sem.acquire(node.as_ref(), n)) {
-                        Ok(()) => true,
-                        Err(AcquireError::Interrupted) => false,
-                        Err(e) => panic!("unexpected {e:?}"),
-                    }
-                };
-                if got {
-                    acquired.fetch_add(1, Ordering::Relaxed);
-                    let now = held.fetch_add(n, Ordering::SeqCst) + n;
-                    assert!(now <= CAPACITY, "{now} permits held of {CAPACITY}");
-                    if rng.chance(30) {
-                        thread::yield_now();
-                    }
-                    held.fetch_sub(n, Ordering::SeqCst);
-                    sem.release(n);
-                }
-            }
-        });
-        let snap = sem.snapshot();
-        assert_eq!(snap.available, CAPACITY, "{snap:?}");
-        assert_eq!(
-            (snap.pending, snap.queued, snap.capacity),
-            (0, 0, CAPACITY),
-            "{snap:?}"
-        );
-        let acquired = acquired.load(Ordering::Relaxed);
-        assert!(
-            acquired > OPS_PER_WORKER,
-            "too few acquisitions: {acquired}"
-        );
-        assert!(interrupts > 0, "the canceller never interrupted anything");
-    });
-}
-
-#[test]
-fn semaphore_resizing_and_retiring_conserves_permits() {
-    within(HANG, || {
-        let sem = Arc::new(RawSemaphore::<concur_core::DefaultPark>::new(8));
-        // Net change of the capacity made by the workers, to check at the end.
-        let delta = Arc::new(AtomicI64::new(0));
-        run_workers(7, {
-            let (sem, delta) = (sem.clone(), delta.clone());
-            move |w, rng, slots| {
-                match rng.below(10) {
-                    0 => {
-                        let k = 1 + rng.below(3);
-                        sem.add_permits(k);
-                        delta.fetch_add(k as i64, Ordering::SeqCst);
-                    }
-                    1 => {
-                        let k = sem.forget_permits(1 + rng.below(3));
-                        delta.fetch_sub(k as i64, Ordering::SeqCst);
-                    }
-                    _ => {
-                        let n = 1 + rng.below(3);
-                        let node = pin!(Waiter::new());
-                        let r = slots
-                            .with_published(w, node.as_ref(), || sem.acquire(node.as_ref(), n));
-                        match r {
-                            Ok(()) if rng.chance(10) => {
-                                sem.retire(n);
-                                delta.fetch_sub(n as i64, Ordering::SeqCst);
-                            }
-                            Ok(()) => sem.release(n),
-                            Err(AcquireError::Interrupted | AcquireError::TooLarge { .. }) => {}
-                            Err(e) => panic!("unexpected {e:?}"),
-                        }
-                    }
-                }
-                // Keep the semaphore from shrinking to nothing.
-                if sem.capacity() < 4 {
-                    sem.add_permits(4);
-                    delta.fetch_add(4, Ordering::SeqCst);
-                }
-            }
-        });
-        let snap = sem.snapshot();
-        let expected = (8 + delta.load(Ordering::SeqCst)) as u64;
-        assert_eq!(snap.capacity, expected, "{snap:?}");
-        assert_eq!(snap.available, expected, "{snap:?}");
-        assert_eq!((snap.pending, snap.queued), (0, 0), "{snap:?}");
-    });
-}
 
 /// A counter only the lock holder may touch, to detect broken exclusion.
 struct Guarded {

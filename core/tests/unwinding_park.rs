@@ -129,6 +129,7 @@ fn queued_acquire_leaves_the_queue_when_the_parker_unwinds() {
         pending: 0,
         capacity: 1,
         queued: 0,
+        oversized: 0,
     };
     assert_eq!(sem.snapshot(), empty);
     sem.release(1);
@@ -149,10 +150,26 @@ fn a_partial_grant_is_handed_back_when_the_parker_unwinds() {
         pending: 0,
         capacity: 2,
         queued: 0,
+        oversized: 0,
     };
     assert_eq!(sem.snapshot(), back);
     sem.release(1);
     assert_eq!(sem.try_acquire(2), Ok(()));
+}
+
+#[test]
+fn a_request_above_the_capacity_leaves_its_list_when_the_parker_unwinds() {
+    let sem: RawSemaphore<HookPark> = RawSemaphore::new(1);
+    assert!(unwinding(0, || {
+        let node = pin!(Waiter::new());
+        let _ = sem.acquire(node.as_ref(), 3);
+    }));
+    let s = sem.snapshot();
+    assert_eq!((s.available, s.queued, s.oversized), (1, 0, 0));
+    assert_eq!(sem.waiters(), 0);
+    // Nobody is left to promote: growing is a plain release.
+    sem.add_permits(2);
+    assert_eq!(sem.try_acquire(3), Ok(()));
 }
 
 #[test]

@@ -24,6 +24,7 @@ pub fn settled(capacity: u64) -> Snapshot {
         pending: 0,
         capacity,
         queued: 0,
+        oversized: 0,
     }
 }
 

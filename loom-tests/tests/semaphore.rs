@@ -207,7 +207,8 @@ fn interrupted_head_lets_smaller_waiter_through() {
                 available: 0,
                 pending: 1,
                 capacity: 2,
-                queued: 1
+                queued: 1,
+                oversized: 0,
             },
             "the head did not keep its partial grant"
         );
@@ -233,7 +234,8 @@ fn interrupted_head_lets_smaller_waiter_through() {
                 available: 1,
                 pending: 0,
                 capacity: 2,
-                queued: 0
+                queued: 0,
+                oversized: 0,
             }
         );
 

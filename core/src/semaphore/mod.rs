@@ -14,20 +14,37 @@
 //! `SLOW` is set and cleared only under the list lock; while it is set, only
 //! list-lock holders write `state`. So the fast paths need one CAS and never
 //! take the lock, a newcomer cannot barge past a queue (it sees `SLOW` and
-//! joins the queue), and a release that sees `SLOW` grants under the lock.
+//! joins the queue, a zero-permit request too), and a release that sees
+//! `SLOW` grants under the lock.
 //!
-//! `capacity` is the number of permits in existence: available + held by
-//! callers + granted to queued waiters so far. A request above it can never
-//! succeed, so it fails with `TooLarge` instead of queueing. It grows outside
-//! the lock (`add_permits`) but shrinks only under it, where requests are
-//! checked before they queue, so no waiter can be left needing more than
-//! exists.
+//! `capacity` (`u64`): bit 63 is `OVERSIZED`, bits 0..=62 the permits in
+//! existence (available + held by callers + granted to queued waiters).
+//!
+//! | `OVERSIZED` | meaning |
+//! |-------------|---------|
+//! | 0           | no request waits for the capacity to grow: `add_permits` is a release |
+//! | 1           | some do: `add_permits` takes the list lock to move those that fit into the queue |
+//!
+//! The permits grow outside the lock (`add_permits`, one read-modify-write
+//! that also reads the bit) and shrink only under it. `OVERSIZED` is set
+//! under the lock by the same read-modify-write that finds a request above
+//! the capacity, and cleared under it when the last such request leaves;
+//! the two orders on the one word mean either the request sees the grown
+//! capacity or `add_permits` sees the bit. So no request is left waiting
+//! aside for permits that exist.
+//!
+//! `waiters` (`usize`): waits linked into either list; written under the
+//! lock, read without it.
 //!
 //! # The queue
 //!
 //! Under the list lock (a [`RawMutex`]): an intrusive FIFO of [`Waiter`]
 //! nodes, each with `requested` and `need` (still missing), and `pending`, the
-//! sum of partial grants held by queued nodes.
+//! sum of partial grants held by queued nodes. Beside it, the `oversized`
+//! list of requests above the capacity, which hold nothing; every linked node
+//! has a ticket (its arrival order), so a request that starts to fit, or
+//! stops fitting, moves to its arrival place in the other list (see
+//! `capacity`). Only the head of the queue ever holds a partial grant.
 //!
 //! Grants go to the head only, and partially: a release of `k` permits gives
 //! the head `min(k, need)` and moves on only when the head is complete. A
@@ -56,22 +73,27 @@
 //! caller, or counted in `pending` for exactly one queued node.
 //!
 //! The code: this file has the fast paths and the blocking `acquire`;
-//! `queue` links, completes and grants under the list lock; `resize` has
+//! `queue` links, completes and grants under the list lock; `capacity`
+//! keeps requests above the capacity aside and moves them; `resize` has
 //! the releases, `add_permits`, `forget_permits`, `retire` and `close`.
 
+mod capacity;
 mod queue;
 mod resize;
 
 use core::pin::Pin;
 
-use crate::list::WaitList;
 use crate::mutex::RawMutex;
 use crate::park::{DefaultPark, Park};
-use crate::sync::{spin_hint, AtomicBool, AtomicU64, Ordering, UnsafeCell, SPIN_LIMIT};
+use crate::sync::{
+    spin_hint, AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell, SPIN_LIMIT,
+};
 use crate::waiter::{Waiter, DONE, INTERRUPTED};
 use queue::Queue;
 
 const SLOW: u64 = 1 << 63;
+/// In `capacity`: some request waits for the capacity to grow.
+const OVERSIZED: u64 = 1 << 63;
 
 /// The largest number of permits a semaphore can hold: 2^63 - 1.
 pub const MAX_PERMITS: u64 = SLOW - 1;
@@ -83,7 +105,9 @@ pub enum TryAcquireError {
     NoPermits,
     /// The semaphore is closed.
     Closed,
-    /// More permits were requested than the semaphore has in existence.
+    /// More permits were requested than the semaphore has in existence (an
+    /// [`acquire`](RawSemaphore::acquire) of as many would wait for
+    /// [`add_permits`](RawSemaphore::add_permits)).
     TooLarge {
         /// Permits requested.
         requested: u64,
@@ -97,8 +121,8 @@ pub enum TryAcquireError {
 pub enum AcquireError {
     /// The semaphore is closed, or was closed while the call waited.
     Closed,
-    /// More permits were requested than the semaphore has in existence (now,
-    /// or after permits were retired while the call waited).
+    /// More than [`MAX_PERMITS`] were requested: no semaphore can ever
+    /// hold that many. (A request above the current capacity waits.)
     TooLarge {
         /// Permits requested.
         requested: u64,
@@ -124,6 +148,9 @@ impl core::fmt::Display for TryAcquireError {
         }
     }
 }
+
+impl core::error::Error for TryAcquireError {}
+impl core::error::Error for AcquireError {}
 
 impl core::fmt::Display for AcquireError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -166,6 +193,7 @@ pub struct RawSemaphore<P: Park = DefaultPark> {
     capacity: AtomicU64,
     closed: AtomicBool,
     lock: RawMutex<P>,
+    waiters: AtomicUsize,
     queue: UnsafeCell<Queue<P>>,
 }
 
@@ -189,7 +217,8 @@ impl<P: Park> RawSemaphore<P> {
                 capacity: AtomicU64::new(permits),
                 closed: AtomicBool::new(false),
                 lock: RawMutex::new(),
-                queue: UnsafeCell::new(Queue { list: WaitList::new(), pending: 0 }),
+                waiters: AtomicUsize::new(0),
+                queue: UnsafeCell::new(Queue::new()),
             }
         }
     }
@@ -203,7 +232,14 @@ impl<P: Park> RawSemaphore<P> {
     /// Permits in existence: available, held, and partly granted to waiters.
     #[inline]
     pub fn capacity(&self) -> u64 {
-        self.capacity.load(Ordering::Relaxed)
+        self.capacity.load(Ordering::Relaxed) & !OVERSIZED
+    }
+
+    /// Acquires waiting right now, queued or waiting for the capacity to
+    /// grow (a racy snapshot).
+    #[inline]
+    pub fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
     }
 
     /// Whether [`close`](Self::close) has been called.
@@ -212,7 +248,8 @@ impl<P: Park> RawSemaphore<P> {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Takes `n` permits if they are available and nobody is queued.
+    /// Takes `n` permits if they are available and nobody is queued (zero
+    /// permits too: they wait their turn like any other request).
     #[inline]
     pub fn try_acquire(&self, n: u64) -> Result<(), TryAcquireError> {
         if self.try_take(n) {
@@ -225,9 +262,6 @@ impl<P: Park> RawSemaphore<P> {
     /// The fast path: one CAS when nobody is queued.
     #[inline]
     fn try_take(&self, n: u64) -> bool {
-        if n == 0 {
-            return !self.is_closed();
-        }
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             if state & SLOW != 0 || state < n {
@@ -251,7 +285,7 @@ impl<P: Park> RawSemaphore<P> {
             return TryAcquireError::Closed;
         }
         let capacity = self.capacity();
-        if n > capacity {
+        if n > capacity || n > MAX_PERMITS {
             TryAcquireError::TooLarge {
                 requested: n,
                 capacity,
@@ -263,6 +297,11 @@ impl<P: Park> RawSemaphore<P> {
 
     /// Takes `n` permits, queueing (FIFO) until they are granted, the
     /// semaphore is closed, or `node` is interrupted.
+    ///
+    /// A request above the current capacity waits for
+    /// [`add_permits`](Self::add_permits) without holding up the requests
+    /// behind it, and then takes its place in the queue by arrival. Only a
+    /// request above [`MAX_PERMITS`] fails with `TooLarge`.
     ///
     /// Permits that are available are taken without looking at `node`. When
     /// the call fails, it holds nothing: partial grants have been passed on.
@@ -276,13 +315,11 @@ impl<P: Park> RawSemaphore<P> {
 
     #[cold]
     fn acquire_slow(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
-        if n == 0 {
-            return Err(AcquireError::Closed);
-        }
         // Spin briefly while nobody is queued: a holder about to release saves
         // us a sleep and itself a wake. `try_take` fails once anyone queues,
-        // so spinning never overtakes a queued waiter.
-        let mut spins = SPIN_LIMIT;
+        // so spinning never overtakes a queued waiter. A request above the
+        // capacity cannot be helped by a release: no spin.
+        let mut spins = if n <= self.capacity() { SPIN_LIMIT } else { 0 };
         while spins > 0 {
             spins -= 1;
             spin_hint();
@@ -318,21 +355,26 @@ impl<P: Park> RawSemaphore<P> {
     }
 
     /// A consistent snapshot for tests and checkers: (available, pending
-    /// partial grants, capacity, queued nodes). Takes the list lock.
+    /// partial grants, capacity, queued nodes, oversized requests). Takes the
+    /// list lock.
     pub fn snapshot(&self) -> Snapshot {
         // SAFETY: lock held by `locked`; linked nodes are alive.
         self.locked(|queue, _| unsafe {
-            let mut queued = 0;
-            let mut cursor = queue.list.head();
-            while let Some(node) = cursor {
-                queued += 1;
-                cursor = queue.list.next(node);
-            }
+            let count = |list: &crate::list::WaitList<P>| {
+                let mut count = 0;
+                let mut cursor = list.head();
+                while let Some(node) = cursor {
+                    count += 1;
+                    cursor = list.next(node);
+                }
+                count
+            };
             Snapshot {
                 available: self.state.load(Ordering::Acquire) & !SLOW,
                 pending: queue.pending,
-                capacity: self.capacity.load(Ordering::Acquire),
-                queued,
+                capacity: self.capacity.load(Ordering::Acquire) & !OVERSIZED,
+                queued: count(&queue.list),
+                oversized: count(&queue.oversized),
             }
         })
     }
@@ -347,6 +389,8 @@ pub struct Snapshot {
     pub pending: u64,
     /// Permits in existence.
     pub capacity: u64,
-    /// Waiters queued.
+    /// Waiters queued (their requests fit the capacity).
     pub queued: usize,
+    /// Waiters whose requests are above the capacity, waiting for it to grow.
+    pub oversized: usize,
 }

@@ -11,14 +11,30 @@ use crate::park::Park;
 use crate::sync::{abort, AtomicU32, OnUnwind, Ordering};
 use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
 
-use super::{AcquireError, RawSemaphore, SLOW};
+use super::{AcquireError, RawSemaphore, MAX_PERMITS, SLOW};
 
 /// The state behind the list lock.
 #[derive(Debug)]
 pub(super) struct Queue<P: Park> {
+    /// Requests that fit the capacity, in arrival order: the FIFO queue.
     pub(super) list: WaitList<P>,
+    /// Requests above the capacity, in arrival order; they hold nothing.
+    pub(super) oversized: WaitList<P>,
     /// Permits granted to queued nodes that are not complete yet.
     pub(super) pending: u64,
+    /// The ticket the next linked wait gets (arrival order).
+    pub(super) next_ticket: u64,
+}
+
+impl<P: Park> Queue<P> {
+    pub(super) const fn new() -> Self {
+        Self {
+            list: WaitList::new(),
+            oversized: WaitList::new(),
+            pending: 0,
+            next_ticket: 0,
+        }
+    }
 }
 
 /// Nodes to wake once the list lock is released, so woken threads do not
@@ -65,18 +81,31 @@ impl<P: Park> RawSemaphore<P> {
     /// `node` is pinned, claimed for this wait (`begin_queued`) and not
     /// linked, and it stays alive and claimed until `complete` returns.
     pub(crate) unsafe fn enqueue(&self, node: &Waiter<P>, n: u64) -> Result<bool, AcquireError> {
+        if n > MAX_PERMITS {
+            return Err(AcquireError::TooLarge {
+                requested: n,
+                capacity: self.capacity(),
+            });
+        }
         let node_ptr: *const Waiter<P> = node;
         // SAFETY: the caller's obligations above; we hold the lock.
         self.locked(|queue, _| unsafe {
             if self.closed.load(Ordering::Relaxed) {
                 return Err(AcquireError::Closed);
             }
-            let capacity = self.capacity.load(Ordering::Relaxed);
-            if n > capacity {
-                return Err(AcquireError::TooLarge {
-                    requested: n,
-                    capacity,
+            let ticket = queue.next_ticket;
+            queue.next_ticket += 1;
+            if self.mark_oversized_locked(n) {
+                // Above the capacity: wait aside, holding nothing and holding
+                // up nobody, until `add_permits` makes the request fit.
+                node.queued_mut(|q| {
+                    q.requested = n;
+                    q.need = n;
+                    q.outcome = Outcome::Pending;
+                    q.ticket = ticket;
                 });
+                self.link_locked(queue, node_ptr, true);
+                return Ok(true);
             }
             // Take what is available and mark the queue non-empty in one step.
             let mut state = self.state.load(Ordering::Acquire);
@@ -107,9 +136,10 @@ impl<P: Park> RawSemaphore<P> {
                 q.requested = n;
                 q.need = n - taken;
                 q.outcome = Outcome::Pending;
+                q.ticket = ticket;
             });
             queue.pending += taken;
-            queue.list.push_back(node_ptr);
+            self.link_locked(queue, node_ptr, false);
             Ok(true)
         })
     }
@@ -138,7 +168,7 @@ impl<P: Park> RawSemaphore<P> {
                     return false;
                 }
                 let granted = node.queued_mut(|q| q.requested - q.need);
-                queue.list.remove(node_ptr);
+                self.unlink_locked(queue, node_ptr);
                 queue.pending -= granted;
                 self.grant_locked(queue, wake, granted);
                 true
@@ -160,11 +190,6 @@ impl<P: Park> RawSemaphore<P> {
             }
             Outcome::Granted => Ok(()),
             Outcome::Closed => Err(AcquireError::Closed),
-            Outcome::TooLarge => Err(AcquireError::TooLarge {
-                requested: n,
-                // SAFETY: as above.
-                capacity: unsafe { node.queued_mut(|q| q.need) },
-            }),
             Outcome::Interrupted => Err(AcquireError::Interrupted),
             Outcome::Pending => unreachable!("concur-core: woken waiter without an outcome"),
         }
@@ -218,12 +243,11 @@ impl<P: Park> RawSemaphore<P> {
                 permits += granted;
                 queue.pending -= granted;
                 // SAFETY: `head` is linked into this list.
-                unsafe { self.finish(queue, head, Outcome::Interrupted, 0, wake) };
+                unsafe { self.finish(queue, head, Outcome::Interrupted, wake) };
                 continue;
             }
-            if permits == 0 {
-                break;
-            }
+            // With no permits left this still completes a head that needs
+            // none (a zero-permit request whose turn has come).
             // SAFETY: as above.
             let done = unsafe {
                 node.queued_mut(|q| {
@@ -243,14 +267,14 @@ impl<P: Park> RawSemaphore<P> {
                 break;
             }
             // SAFETY: `head` is linked into this list.
-            unsafe { self.finish(queue, head, Outcome::Granted, 0, wake) };
+            unsafe { self.finish(queue, head, Outcome::Granted, wake) };
         }
         // SAFETY: lock held.
         unsafe { self.settle_locked(queue, permits) };
     }
 
-    /// Unlinks `node`, records its outcome and marks it done. `extra` is
-    /// stored in `need` (the capacity, for `TooLarge`).
+    /// Unlinks `node` (from either list), records its outcome and marks it
+    /// done.
     ///
     /// # Safety
     /// The list lock is held and `node` is linked into `queue`.
@@ -259,19 +283,13 @@ impl<P: Park> RawSemaphore<P> {
         queue: &mut Queue<P>,
         node: *const Waiter<P>,
         outcome: Outcome,
-        extra: u64,
         wake: &mut WakeBatch<P>,
     ) {
         // SAFETY: the caller's obligations; after the `fetch_or` below the
         // owner may return and free the node, so nothing touches it after.
         unsafe {
-            queue.list.remove(node);
-            (*node).queued_mut(|q| {
-                q.outcome = outcome;
-                if outcome == Outcome::TooLarge {
-                    q.need = extra;
-                }
-            });
+            self.unlink_locked(queue, node);
+            (*node).queued_mut(|q| q.outcome = outcome);
             let word: *const AtomicU32 = (*node).word();
             (*word).fetch_or(DONE, Ordering::Release);
             wake.push(word);

@@ -6,7 +6,7 @@ use crate::park::Park;
 use crate::sync::Ordering;
 use crate::waiter::Outcome;
 
-use super::{RawSemaphore, MAX_PERMITS, SLOW};
+use super::{RawSemaphore, MAX_PERMITS, OVERSIZED, SLOW};
 
 impl<P: Park> RawSemaphore<P> {
     /// Returns `n` permits, granting queued waiters first.
@@ -22,7 +22,7 @@ impl<P: Park> RawSemaphore<P> {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let new = state.wrapping_add(n);
-            if state & SLOW != 0 || new < state || new > self.capacity.load(Ordering::Relaxed) {
+            if state & SLOW != 0 || new < state || new > self.capacity() {
                 // Queued waiters, closed, or a release that looks too large:
                 // the slow path decides under the lock, with stable numbers.
                 return self.release_slow(n);
@@ -42,7 +42,7 @@ impl<P: Park> RawSemaphore<P> {
         // SAFETY: lock held by `locked`.
         let over = self.locked(|queue, wake| unsafe {
             let available = self.state.load(Ordering::Acquire) & !SLOW;
-            let capacity = self.capacity.load(Ordering::Relaxed);
+            let capacity = self.capacity();
             let after = available.saturating_add(queue.pending).saturating_add(n);
             if after > capacity {
                 return Some((available, capacity));
@@ -58,7 +58,9 @@ impl<P: Park> RawSemaphore<P> {
         }
     }
 
-    /// Adds `n` new permits, granting queued waiters first.
+    /// Adds `n` new permits, granting queued waiters first; requests that
+    /// were above the capacity and now fit join the queue at their arrival
+    /// place.
     ///
     /// # Panics
     /// If the capacity would exceed [`MAX_PERMITS`]. Nothing is changed then.
@@ -68,16 +70,19 @@ impl<P: Park> RawSemaphore<P> {
         }
         let grown = self
             .capacity
-            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
-                c.checked_add(n).filter(|&c| c <= MAX_PERMITS)
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |word| {
+                let permits = (word & !OVERSIZED).checked_add(n)?;
+                (permits <= MAX_PERMITS).then_some(permits | (word & OVERSIZED))
             });
-        if let Err(capacity) = grown {
-            panic!(
-                "concur-core: RawSemaphore::add_permits({n}) on a semaphore of {capacity} \
-                 would exceed MAX_PERMITS ({MAX_PERMITS})"
-            );
+        match grown {
+            Err(word) => panic!(
+                "concur-core: RawSemaphore::add_permits({n}) on a semaphore of {} \
+                 would exceed MAX_PERMITS ({MAX_PERMITS})",
+                word & !OVERSIZED
+            ),
+            Ok(word) if word & OVERSIZED != 0 => self.grow_slow(n),
+            Ok(_) => self.release(n),
         }
-        self.release(n);
     }
 
     /// Removes up to `n` *available* permits from existence and returns how
@@ -107,8 +112,8 @@ impl<P: Park> RawSemaphore<P> {
     }
 
     /// Removes from existence `n` permits that the caller holds (instead of
-    /// releasing them). Queued requests that now exceed the capacity fail
-    /// with `TooLarge`, returning their partial grants.
+    /// releasing them). Queued requests that now exceed the capacity step
+    /// aside, handing on their partial grants, and wait for it to grow.
     ///
     /// # Panics
     /// If `n` is more than the permits held by callers in total.
@@ -120,7 +125,7 @@ impl<P: Park> RawSemaphore<P> {
         // linked, so alive.
         let over = self.locked(|queue, wake| unsafe {
             let available = self.state.load(Ordering::Acquire) & !SLOW;
-            let capacity = self.capacity.load(Ordering::Relaxed);
+            let capacity = self.capacity();
             // Saturating: a caller that released permits it did not hold can
             // make the books disagree; report that rather than wrap.
             let held = capacity
@@ -131,18 +136,22 @@ impl<P: Park> RawSemaphore<P> {
             }
             // A read-modify-write, not a store: `add_permits` grows the
             // capacity without the lock.
-            let capacity = self.capacity.fetch_sub(n, Ordering::AcqRel) - n;
+            let capacity = (self.capacity.fetch_sub(n, Ordering::AcqRel) & !OVERSIZED) - n;
             let mut permits = 0;
+            let mut set_aside = false;
             let mut cursor = queue.list.head();
             while let Some(node) = cursor {
                 cursor = queue.list.next(node);
-                let (requested, granted) =
-                    (*node).queued_mut(|q| (q.requested, q.requested - q.need));
-                if requested > capacity {
-                    permits += granted;
-                    queue.pending -= granted;
-                    self.finish(queue, node, Outcome::TooLarge, capacity, wake);
+                if (*node).queued_mut(|q| q.requested) > capacity {
+                    permits += self.set_aside_locked(queue, node);
+                    set_aside = true;
                 }
+            }
+            if set_aside {
+                // Announce them to `add_permits`; one that grew the capacity
+                // before seeing the bit did not promote, so look again.
+                let capacity = self.capacity.fetch_or(OVERSIZED, Ordering::AcqRel) & !OVERSIZED;
+                permits += self.promote_locked(queue, wake, capacity);
             }
             self.grant_locked(queue, wake, permits);
             None
@@ -169,7 +178,10 @@ impl<P: Park> RawSemaphore<P> {
             while let Some(node) = queue.list.head() {
                 let granted = (*node).queued_mut(|q| q.requested - q.need);
                 permits += granted;
-                self.finish(queue, node, Outcome::Closed, 0, wake);
+                self.finish(queue, node, Outcome::Closed, wake);
+            }
+            while let Some(node) = queue.oversized.head() {
+                self.finish(queue, node, Outcome::Closed, wake);
             }
             queue.pending = 0;
             self.settle_locked(queue, permits);

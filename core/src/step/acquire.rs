@@ -36,9 +36,6 @@ impl<P: Park> RawSemaphore<P> {
         if self.try_acquire(n).is_ok() {
             return Progress::Done(Ok(()));
         }
-        if n == 0 {
-            return Progress::Done(Err(AcquireError::Closed));
-        }
         let scope = match node.begin_queued() {
             Ok(scope) => scope,
             Err(Interrupted) => return Progress::Done(Err(AcquireError::Interrupted)),

@@ -22,9 +22,11 @@ use crate::waiter::Waiter;
 /// let list = pin!(ListHarness::<4>::new());
 /// let list = list.as_ref();
 /// assert!(list.push_back(2) && list.push_back(0) && list.push_back(3));
+/// assert!(list.insert_after(Some(2), 1)); // 2 1 0 3
 /// assert!(list.remove(0));
-/// assert!(!list.remove(0));
 /// assert_eq!(list.pop_front(), Some(2));
+/// assert_eq!(list.pop_front(), Some(1));
+/// assert!(!list.remove(0));
 /// assert_eq!(list.pop_front(), Some(3));
 /// assert_eq!(list.pop_front(), None);
 /// ```
@@ -90,6 +92,25 @@ impl<const N: usize, P: Park> ListHarness<N, P> {
         // SAFETY: the node is unlinked, pinned with `self`, and lives as
         // long as the list.
         self.with_list(|list| unsafe { list.push_back(node) });
+        true
+    }
+
+    /// Links node `index` right after node `anchor` (at the front for
+    /// `None`); false (and no change) if `index` is already linked or
+    /// `anchor` is not.
+    ///
+    /// # Panics
+    /// If an index is `>= N`.
+    pub fn insert_after(self: Pin<&Self>, anchor: Option<usize>, index: usize) -> bool {
+        if self.is_linked(index) || anchor.is_some_and(|a| !self.is_linked(a)) {
+            return false;
+        }
+        let node = self.node(index);
+        let anchor = anchor.map_or(ptr::null(), |a| self.node(a));
+        // SAFETY: the node is unlinked, pinned with `self`, and lives as
+        // long as the list; the anchor is null or linked into this list
+        // (the only list these nodes can be in).
+        self.with_list(|list| unsafe { list.insert_after(anchor, node) });
         true
     }
 

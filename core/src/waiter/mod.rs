@@ -106,7 +106,6 @@ pub(crate) enum Outcome {
     Pending,
     Granted,
     Closed,
-    TooLarge,
     Interrupted,
 }
 
@@ -122,6 +121,11 @@ pub(crate) struct Queued<P: Park> {
     /// Permits still missing; `requested - need` have been granted.
     pub(crate) need: u64,
     pub(crate) outcome: Outcome,
+    /// Arrival order among the semaphore's waits (a waiter moved between
+    /// its two lists keeps its place by it).
+    pub(crate) ticket: u64,
+    /// Linked into the list of requests above the capacity, not the queue.
+    pub(crate) oversized: bool,
 }
 
 /// A blocked thread's node: see the [module docs](self).
@@ -213,6 +217,8 @@ impl<P: Park> Waiter<P> {
                     requested: 0,
                     need: 0,
                     outcome: Outcome::Pending,
+                    ticket: 0,
+                    oversized: false,
                 }),
                 _pinned: PhantomPinned,
                 _park: PhantomData,

@@ -4,13 +4,15 @@
 
 #![allow(dead_code)]
 
+pub mod workers;
+
 use std::pin::Pin;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use concur_core::Waiter;
+use concur_core::{AcquireError, RawSemaphore, Waiter};
 
 /// xorshift64*: deterministic per seed, good enough to pick operations.
 pub struct Rng(u64);
@@ -132,4 +134,27 @@ pub fn interrupted_wait<R: Send + 'static>(
     let (handle, node) = spawn_waiting(wait);
     node.interrupt();
     handle.join().expect("waiting thread panicked")
+}
+
+/// Spawns a thread that acquires `n` and reports `(tag, result)` on `tx`,
+/// holding the permits until `hold` is signalled or dropped (then releasing
+/// them).
+pub fn spawn_acquirer(
+    sem: &Arc<RawSemaphore>,
+    n: u64,
+    tag: u64,
+    tx: mpsc::Sender<(u64, Result<(), AcquireError>)>,
+) -> (JoinHandle<()>, mpsc::Sender<()>) {
+    let sem = sem.clone();
+    let (hold_tx, hold_rx) = mpsc::channel::<()>();
+    let handle = thread::spawn(move || {
+        let node = std::pin::pin!(Waiter::new());
+        let r = sem.acquire(node.as_ref(), n);
+        tx.send((tag, r)).unwrap();
+        if r.is_ok() {
+            let _ = hold_rx.recv();
+            sem.release(n);
+        }
+    });
+    (handle, hold_tx)
 }

@@ -1,7 +1,8 @@
 //! Target `waitlist`: the intrusive wait list against a `VecDeque`.
 //!
-//! Operations on 16 nodes: push back, remove (from anywhere, including a
-//! node that is not linked, or twice), pop front. After each, walking the
+//! Operations on 16 nodes: push back, insert after a node (or at the
+//! front), remove (from anywhere, including a node that is not linked, or
+//! twice), pop front. After each, walking the
 //! list forwards (checking every `prev` link and the tail on the way) must
 //! give the model's order.
 
@@ -21,6 +22,9 @@ enum Op {
     Remove(u8),
     RemoveTwice(u8),
     Pop,
+    /// Insert the second node after the first (a first of 16 or more: at
+    /// the front).
+    InsertAfter(u8, u8),
 }
 
 /// Runs one input; panics if the list and the model disagree.
@@ -48,6 +52,20 @@ pub fn run(data: &[u8]) {
                 model.retain(|&m| m != i);
                 if matches!(op, Op::RemoveTwice(_)) {
                     assert!(!list.remove(i), "removed twice; {trace:?}");
+                }
+            }
+            Op::InsertAfter(a, i) => {
+                let i = usize::from(i) % NODES;
+                let anchor = usize::from(a) % (NODES + 1);
+                let anchor = (anchor < NODES).then_some(anchor);
+                let at = match anchor {
+                    None => Some(0),
+                    Some(a) => model.iter().position(|&m| m == a).map(|p| p + 1),
+                };
+                let fresh = !model.contains(&i) && at.is_some();
+                assert_eq!(list.insert_after(anchor, i), fresh, "{trace:?}");
+                if let (true, Some(at)) = (fresh, at) {
+                    model.insert(at, i);
                 }
             }
             Op::Pop => assert_eq!(list.pop_front(), model.pop_front(), "{trace:?}"),
