@@ -122,7 +122,7 @@ mod assertions {
     #[cfg(not(concur_debug))]
     const_assert_eq!(std::mem::size_of::<RwLock<()>>(), 16);
     #[cfg(not(concur_debug))]
-    const_assert_eq!(std::mem::size_of::<Semaphore>(), 48);
+    const_assert_eq!(std::mem::size_of::<Semaphore>(), 80);
     const_assert_eq!(std::mem::size_of::<WaitGroup>(), 8);
     const_assert_eq!(std::mem::size_of::<Once<()>>(), 4);
     // Three words: the node pointer and a deadline held inline.

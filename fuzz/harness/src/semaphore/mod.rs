@@ -7,17 +7,21 @@
 //! operation the semaphore's snapshot must equal the model's, permits must
 //! be conserved (capacity = available + pending + held), every result must
 //! be the model's (so grants are FIFO, nobody barges past the queue, an
-//! interrupted head lets the rest through, and a grant that loses to an
-//! interrupt is given back), and a wait that ends must have been woken.
+//! interrupted head lets the rest through, a grant that loses to an
+//! interrupt is given back, a request above the capacity waits aside and
+//! takes its arrival place when it fits, zero-permit requests wait their
+//! turn), and a wait that ends must have been woken.
 
-use std::collections::VecDeque;
+mod model;
+
 use std::pin::Pin;
 
 use arbitrary::{Arbitrary, Unstructured};
 
 use crate::next_op;
 use concur_core::step::{AcquireStep, Progress};
-use concur_core::{AcquireError, RawSemaphore, TryAcquireError, Waiter};
+use concur_core::{RawSemaphore, Waiter};
+use model::{Model, Outcome};
 
 use crate::park::{take_wakes, StepPark};
 
@@ -39,200 +43,6 @@ enum Op {
     Interrupt(u8),
     Poll(u8),
     Drop(u8),
-}
-
-/// How a modelled wait ended (what its owner will read).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Granted,
-    Closed,
-    TooLarge(u64),
-    Interrupted,
-}
-
-#[derive(Debug)]
-struct ModelWaiter {
-    requested: u64,
-    need: u64,
-    interrupted: bool,
-    /// `None` while queued.
-    outcome: Option<Outcome>,
-    /// Whether a wake reached its node word since it queued.
-    woken: bool,
-    /// The step has been completed (polled to the end or dropped).
-    over: bool,
-}
-
-#[derive(Debug, Default)]
-struct Model {
-    available: u64,
-    capacity: u64,
-    closed: bool,
-    pending: u64,
-    /// Permits held by the harness (acquired and not released or retired).
-    held: u64,
-    queue: VecDeque<usize>,
-    waiters: Vec<ModelWaiter>,
-}
-
-impl Model {
-    fn granted(&self, id: usize) -> u64 {
-        let w = &self.waiters[id];
-        w.requested - w.need
-    }
-
-    fn finish(&mut self, id: usize, outcome: Outcome) {
-        self.queue.retain(|&q| q != id);
-        self.waiters[id].outcome = Some(outcome);
-    }
-
-    /// The semaphore's grant routine: head first, interrupted heads removed.
-    fn grant(&mut self, mut permits: u64) {
-        while let Some(&head) = self.queue.front() {
-            if self.waiters[head].interrupted {
-                let granted = self.granted(head);
-                permits += granted;
-                self.pending -= granted;
-                self.finish(head, Outcome::Interrupted);
-                continue;
-            }
-            if permits == 0 {
-                break;
-            }
-            let w = &mut self.waiters[head];
-            let take = permits.min(w.need);
-            w.need -= take;
-            permits -= take;
-            self.pending += take;
-            if w.need > 0 {
-                break;
-            }
-            self.pending -= w.requested;
-            self.finish(head, Outcome::Granted);
-        }
-        self.available += permits;
-    }
-
-    fn try_acquire(&self, n: u64) -> Result<(), TryAcquireError> {
-        // Zero permits need no place in the queue: only closing refuses them.
-        let free = self.queue.is_empty() && self.available >= n;
-        if !self.closed && (n == 0 || free) {
-            Ok(())
-        } else if self.closed {
-            Err(TryAcquireError::Closed)
-        } else if n > self.capacity {
-            Err(TryAcquireError::TooLarge {
-                requested: n,
-                capacity: self.capacity,
-            })
-        } else {
-            Err(TryAcquireError::NoPermits)
-        }
-    }
-
-    /// Starts an acquire with fresh node `id`: `Some(result)` if it ends at
-    /// once, `None` if it queues.
-    fn start(&mut self, id: usize, n: u64) -> Option<Result<(), AcquireError>> {
-        assert_eq!(id, self.waiters.len());
-        self.waiters.push(ModelWaiter {
-            requested: n,
-            need: n,
-            interrupted: false,
-            outcome: None,
-            woken: false,
-            over: true,
-        });
-        if self.try_acquire(n).is_ok() {
-            self.available -= n;
-            self.held += n;
-            return Some(Ok(()));
-        }
-        if n == 0 || self.closed {
-            return Some(Err(AcquireError::Closed));
-        }
-        if n > self.capacity {
-            return Some(Err(AcquireError::TooLarge {
-                requested: n,
-                capacity: self.capacity,
-            }));
-        }
-        let taken = if self.queue.is_empty() {
-            self.available
-        } else {
-            0
-        };
-        self.available -= taken;
-        self.pending += taken;
-        let w = &mut self.waiters[id];
-        w.need = n - taken;
-        w.over = false;
-        self.queue.push_back(id);
-        None
-    }
-
-    /// Whether waiter `id`'s owner would stop sleeping.
-    fn ready(&self, id: usize) -> bool {
-        let w = &self.waiters[id];
-        w.outcome.is_some() || w.interrupted
-    }
-
-    /// Completes waiter `id` (which is ready), as its owner does.
-    fn complete(&mut self, id: usize) -> Result<(), AcquireError> {
-        self.waiters[id].over = true;
-        let result = match self.waiters[id].outcome {
-            None => {
-                let granted = self.granted(id);
-                self.queue.retain(|&q| q != id);
-                self.pending -= granted;
-                self.grant(granted);
-                Err(AcquireError::Interrupted)
-            }
-            Some(Outcome::Granted) if self.waiters[id].interrupted => {
-                self.grant(self.waiters[id].requested);
-                Err(AcquireError::Interrupted)
-            }
-            Some(Outcome::Granted) => Ok(()),
-            Some(Outcome::Closed) => Err(AcquireError::Closed),
-            Some(Outcome::TooLarge(capacity)) => Err(AcquireError::TooLarge {
-                requested: self.waiters[id].requested,
-                capacity,
-            }),
-            Some(Outcome::Interrupted) => Err(AcquireError::Interrupted),
-        };
-        if result.is_ok() {
-            self.held += self.waiters[id].requested;
-        }
-        result
-    }
-
-    fn retire(&mut self, n: u64) {
-        self.held -= n;
-        self.capacity -= n;
-        let mut permits = 0;
-        for id in self.queue.clone() {
-            if self.waiters[id].requested > self.capacity {
-                let granted = self.granted(id);
-                permits += granted;
-                self.pending -= granted;
-                self.finish(id, Outcome::TooLarge(self.capacity));
-            }
-        }
-        self.grant(permits);
-    }
-
-    fn close(&mut self) {
-        if self.closed {
-            return;
-        }
-        self.closed = true;
-        let mut permits = 0;
-        for id in std::mem::take(&mut self.queue) {
-            permits += self.granted(id);
-            self.waiters[id].outcome = Some(Outcome::Closed);
-        }
-        self.pending = 0;
-        self.available += permits;
-    }
 }
 
 /// Runs one input; panics if the semaphore and the model disagree.
@@ -306,8 +116,7 @@ pub fn run(data: &[u8]) {
                 let n = u64::from(n % 10);
                 sem.add_permits(n);
                 if n > 0 {
-                    model.capacity += n;
-                    model.grant(n);
+                    model.add_permits(n);
                 }
             }
             Op::Forget(n) => {
@@ -382,7 +191,8 @@ pub fn run(data: &[u8]) {
     check(&sem, &model, &trace);
     assert!(model.waiters.iter().all(|w| w.over));
     let s = sem.snapshot();
-    assert_eq!((s.pending, s.queued), (0, 0), "{trace:?}");
+    assert_eq!((s.pending, s.queued, s.oversized), (0, 0, 0), "{trace:?}");
+    assert_eq!(sem.waiters(), 0, "{trace:?}");
 }
 
 /// Marks the waiters whose node word was woken.
@@ -399,15 +209,17 @@ fn observe_wakes(words: &[usize], model: &mut Model) {
 fn check(sem: &Sem, model: &Model, trace: &[Op]) {
     let s = sem.snapshot();
     assert_eq!(
-        (s.available, s.pending, s.capacity, s.queued),
+        (s.available, s.pending, s.capacity, s.queued, s.oversized),
         (
             model.available,
             model.pending,
             model.capacity,
-            model.queue.len()
+            model.queue.len(),
+            model.oversized.len()
         ),
-        "snapshot vs model (available, pending, capacity, queued); {trace:?}"
+        "snapshot vs model (available, pending, capacity, queued, oversized); {trace:?}"
     );
+    assert_eq!(sem.waiters(), s.queued + s.oversized, "{trace:?}");
     // Granted waits whose owner has not run yet hold their permits too.
     let granted: u64 = model
         .waiters
