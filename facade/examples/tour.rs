@@ -191,9 +191,12 @@ fn group_errors_in_a_job_span() {
 }
 
 /// A deadline inside the wait: the blocked thread sleeps in a timed futex
-/// wait (Linux), with no timer thread; a per-call timeout; a cancel cause.
+/// wait (Linux), with no timer thread; a per-call timeout; an acquire of more
+/// permits than exist, granted by `add_permits`; a cancel cause.
 fn deadline_ends_a_blocked_acquire() {
-    println!("6. Deadlines inside the wait, a per-call timeout, a cancel with a cause");
+    println!(
+        "6. Deadlines inside the wait, a per-call timeout, waiting for permits not added yet, a cancel with a cause"
+    );
     let sem = Semaphore::new(1);
     let held = sem.try_acquire(1).expect("free");
     let ctx = Context::background().with_timeout(Duration::from_millis(30));
@@ -216,9 +219,28 @@ fn deadline_ends_a_blocked_acquire() {
         "   the permit is free again: try_acquire_for on it takes it at once: {}",
         sem.try_acquire_for(1, Duration::ZERO).is_ok()
     );
+    // More permits than exist: the request waits aside (holding up nobody)
+    // until a producer adds them, as Go's and tokio's semaphores do.
+    let granted = std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            sem.acquire(&Context::background(), 5)
+                .map(|permit| permit.num_permits())
+        });
+        while sem.waiters() == 0 {
+            std::thread::yield_now();
+        }
+        println!(
+            "   acquire(5) on a semaphore of {} waits: waiters() = {}, try_acquire(1) still works: {}",
+            sem.capacity(),
+            sem.waiters(),
+            sem.try_acquire(1).is_ok()
+        );
+        sem.add_permits(4);
+        waiter.join().expect("the waiter does not panic")
+    });
     println!(
-        "   asking for more permits than exist fails at once: `{}`",
-        sem.acquire(&Context::background(), 5).unwrap_err()
+        "   add_permits(4) grants it: {} permits",
+        granted.expect("granted")
     );
     let (request, cancel) = Context::background().with_cancel();
     cancel.cancel_with(std::io::Error::other("client disconnected"));

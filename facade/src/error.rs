@@ -29,8 +29,10 @@ pub enum Error {
     DeadlineExceeded,
     /// The semaphore was closed.
     Closed,
-    /// More permits were requested than the semaphore has in existence, so
-    /// the request could never be granted.
+    /// More permits were requested than any semaphore can hold
+    /// ([`MAX_PERMITS`](crate::MAX_PERMITS)), so the request could never be
+    /// granted. (A request above a semaphore's current capacity waits for
+    /// it to grow instead.)
     TooLarge {
         /// Permits requested.
         requested: u64,

@@ -102,7 +102,7 @@ pub use rwlock::{
     ArcRwLockReadGuard, ArcRwLockWriteGuard, MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLock,
     RwLockReadGuard, RwLockWriteGuard,
 };
-pub use semaphore::{OwnedPermit, Permit, Semaphore, MAX_PERMITS};
+pub use semaphore::{OwnedPermit, Permit, Semaphore, TryAcquireError, MAX_PERMITS};
 pub use wait_group::WaitGroup;
 
 /// Compile-time checks of sizes and thread-safety, next to std's.

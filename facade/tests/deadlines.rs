@@ -8,7 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::within;
-use concur_sync::{Context, Error, Mutex, Once, RwLock, Semaphore, WaitGroup};
+use concur_sync::{Context, Error, Mutex, Once, RwLock, Semaphore, WaitGroup, MAX_PERMITS};
 
 const SHORT: Duration = Duration::from_millis(3);
 /// Only a real hang reaches it.
@@ -139,10 +139,15 @@ fn per_call_timeouts_wait_at_least_their_timeout_and_report_it() {
             Some(Error::DeadlineExceeded)
         );
         assert!(start.elapsed() >= SHORT);
-        // Errors of the primitive come first, as for `acquire`.
+        // More than exist waits like any request; only what no semaphore
+        // can hold is refused at once, as for `acquire`.
+        assert_eq!(
+            sem.try_acquire_for(3, SHORT).err(),
+            Some(Error::DeadlineExceeded)
+        );
         assert!(matches!(
-            sem.try_acquire_for(3, SHORT),
-            Err(Error::TooLarge { requested: 3, .. })
+            sem.try_acquire_for(MAX_PERMITS + 1, Duration::from_secs(3600)),
+            Err(Error::TooLarge { .. })
         ));
         drop((held, write, permits));
         // The timed-out waits left nothing behind: all free again.

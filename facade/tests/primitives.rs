@@ -6,7 +6,9 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur_sync::{Context, Error, Mutex, Once, Pool, RwLock, Semaphore, WaitGroup};
+use concur_sync::{
+    Context, Error, Mutex, Once, Pool, RwLock, Semaphore, TryAcquireError, WaitGroup, MAX_PERMITS,
+};
 
 const HANG: Duration = Duration::from_secs(60);
 
@@ -138,27 +140,25 @@ fn semaphore_bad_input() {
     let sem = Semaphore::new(3);
     let ctx = Context::background();
     assert_eq!(
-        sem.acquire(&ctx, 4).err(),
+        sem.acquire(&ctx, MAX_PERMITS + 1).err(),
         Some(Error::TooLarge {
-            requested: 4,
+            requested: MAX_PERMITS + 1,
             capacity: 3
-        })
+        }),
+        "only what no semaphore can hold is refused at once"
     );
+    // More than exist now waits (here until the deadline).
+    let soon = ctx.with_timeout(Duration::from_millis(5));
+    assert_eq!(sem.acquire(&soon, 4).err(), Some(Error::DeadlineExceeded));
+    assert_eq!(sem.waiters(), 0, "the ended wait left");
     let zero = Semaphore::new(0);
-    assert_eq!(
-        zero.acquire(&ctx, 1).err(),
-        Some(Error::TooLarge {
-            requested: 1,
-            capacity: 0
-        })
-    );
     assert!(
         zero.acquire(&ctx, 0).is_ok(),
-        "zero permits are always available"
+        "zero permits are granted when nobody is queued"
     );
     sem.close();
     assert_eq!(sem.acquire(&ctx, 1).err(), Some(Error::Closed));
-    assert!(sem.try_acquire(1).is_none());
+    assert_eq!(sem.try_acquire(1).err(), Some(TryAcquireError::Closed));
 }
 
 #[test]
@@ -207,7 +207,10 @@ fn semaphore_permits_forget_leak_and_owned() {
     assert_eq!(sem.available(), 1);
     sem.release(n);
     let owned = sem.clone().acquire_owned(&ctx, 3).unwrap();
-    assert!(sem.clone().try_acquire_owned(1).is_none());
+    assert_eq!(
+        sem.clone().try_acquire_owned(1).err(),
+        Some(TryAcquireError::NoPermits)
+    );
     thread::spawn(move || drop(owned)).join().unwrap();
     assert_eq!(sem.available(), 3);
     sem.add_permits(2);

@@ -7,7 +7,7 @@
 //!
 //! | `SLOW` | available | meaning |
 //! |--------|-----------|---------|
-//! | 0      | `a`       | nobody queued, open: acquire and release are one CAS each |
+//! | 0      | `a`       | the queue is empty, open: acquire and release are one CAS each (requests above the capacity may wait aside; they take nothing) |
 //! | 1      | `0`       | waiters are queued: every permit goes to the head of the queue |
 //! | 1      | `a`       | closed (queue empty): acquires fail, releases still count |
 //!
@@ -27,11 +27,18 @@
 //!
 //! The permits grow outside the lock (`add_permits`, one read-modify-write
 //! that also reads the bit) and shrink only under it. `OVERSIZED` is set
-//! under the lock by the same read-modify-write that finds a request above
-//! the capacity, and cleared under it when the last such request leaves;
-//! the two orders on the one word mean either the request sees the grown
-//! capacity or `add_permits` sees the bit. So no request is left waiting
-//! aside for permits that exist.
+//! under the lock, and cleared under it when the last request waiting aside
+//! leaves. A newcomer sets it with a CAS that checks its request against
+//! the capacity in the same step (if the bit is already set, a plain load
+//! suffices: only lock holders clear it); `retire`, which sets requests
+//! aside, sets it first and then promotes against the capacity that
+//! `fetch_or` returned. Either way the one order of the word's
+//! read-modify-writes means that the request sees the grown capacity or
+//! `add_permits` sees the bit. So no request is left waiting aside for
+//! permits that exist.
+//!
+//! "Queued" below means linked into the FIFO queue; requests waiting aside
+//! are counted by `waiters` but do not stop the fast paths.
 //!
 //! `waiters` (`usize`): waits linked into either list; written under the
 //! lock, read without it.
@@ -223,7 +230,8 @@ impl<P: Park> RawSemaphore<P> {
         }
     }
 
-    /// Permits available right now (a racy snapshot; 0 while waiters queue).
+    /// Permits available right now (a racy snapshot; 0 while the queue is
+    /// non-empty).
     #[inline]
     pub fn available(&self) -> u64 {
         self.state.load(Ordering::Relaxed) & !SLOW
@@ -248,8 +256,10 @@ impl<P: Park> RawSemaphore<P> {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Takes `n` permits if they are available and nobody is queued (zero
-    /// permits too: they wait their turn like any other request).
+    /// Takes `n` permits if they are available and the queue is empty (zero
+    /// permits too: they wait their turn like any other request). Requests
+    /// waiting aside for the capacity to grow do not count: they hold up
+    /// nobody.
     #[inline]
     pub fn try_acquire(&self, n: u64) -> Result<(), TryAcquireError> {
         if self.try_take(n) {
@@ -285,7 +295,7 @@ impl<P: Park> RawSemaphore<P> {
             return TryAcquireError::Closed;
         }
         let capacity = self.capacity();
-        if n > capacity || n > MAX_PERMITS {
+        if n > capacity {
             TryAcquireError::TooLarge {
                 requested: n,
                 capacity,

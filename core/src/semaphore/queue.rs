@@ -1,5 +1,5 @@
 //! The semaphore's queue: linking a waiter, completing its wait (granted,
-//! closed, refused, or leaving when interrupted or timed out), and the
+//! closed, or leaving when interrupted or timed out), and the
 //! grant routine every release and every leaver goes through, all under the
 //! list lock. See the [parent module](super) for the invariants.
 
@@ -72,10 +72,13 @@ impl<P: Park> WakeBatch<P> {
 }
 
 impl<P: Park> RawSemaphore<P> {
-    /// Takes `n` permits if nobody is queued and they are there; otherwise
-    /// takes what is available and links `node` (claimed by the caller) at
-    /// the tail. `Ok(true)`: queued; the owner must wait for `DONE` or
-    /// `INTERRUPTED` on the node word and then call [`complete`](Self::complete).
+    /// Takes `n` permits if the queue is empty and they are there; otherwise
+    /// links `node` (claimed by the caller) at the tail: of the queue, taking
+    /// what is available, or, if `n` is above the capacity, of the oversized
+    /// list, taking nothing. `Ok(true)`: linked; the owner must wait for
+    /// `DONE` or `INTERRUPTED` on the node word and then call
+    /// [`complete`](Self::complete). `Err`: `Closed`, or `TooLarge` above
+    /// [`MAX_PERMITS`] only; nothing was taken or linked.
     ///
     /// # Safety
     /// `node` is pinned, claimed for this wait (`begin_queued`) and not

@@ -87,10 +87,10 @@ impl<P: Park> RawSemaphore<P> {
 
     /// Removes up to `n` *available* permits from existence and returns how
     /// many it removed. Permits that are held or granted are not touched (and
-    /// while waiters queue, none are available).
+    /// while the queue is non-empty, none are available).
     pub fn forget_permits(&self, n: u64) -> u64 {
-        // Under the lock: a queued request was checked against the capacity
-        // we are about to shrink.
+        // Under the lock: the capacity shrinks only there, and while anyone
+        // is queued nothing is available, so no queued request stops fitting.
         self.locked(|_, _| {
             let mut state = self.state.load(Ordering::Relaxed);
             loop {

@@ -130,7 +130,8 @@ impl<'env> Core<'env> {
                 .map(|p| {
                     p.leak();
                 })
-                .ok_or(Error::Closed)
+                // A refusal, whatever the reason, is reported as `false`.
+                .map_err(|_| Error::Closed)
         };
         match admitted {
             Ok(()) => {}

@@ -1,35 +1,45 @@
 //! `Semaphore`: a weighted FIFO semaphore with RAII permits and
-//! context-aware acquisition.
+//! context-aware acquisition. The permits are in `permit`.
+
+mod permit;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use concur_core::{AcquireError, RawSemaphore, TryAcquireError};
+use concur_core::{AcquireError, RawSemaphore};
 
 use crate::wait::{self, Until};
 use crate::{Context, Error};
 
-pub use concur_core::MAX_PERMITS;
+pub use concur_core::{TryAcquireError, MAX_PERMITS};
+pub use permit::{OwnedPermit, Permit};
 
 /// A weighted counting semaphore: acquire `n` permits, give them back by
 /// dropping the [`Permit`].
 ///
 /// FIFO-fair: a request waits behind earlier ones, and newcomers never barge
-/// past a queue. Releases go to the head of the queue first, partially if
-/// need be, so a large request at the head is not starved by smaller ones
-/// behind it (which wait behind it). A request for more permits than exist
-/// fails at once with [`Error::TooLarge`].
+/// past a queue (a request for zero permits neither). Releases go to the
+/// head of the queue first, partially if need be, so a large request at the
+/// head is not starved by smaller ones behind it (which wait behind it).
+///
+/// A request for more permits than exist right now waits, like Go's and
+/// tokio's, for [`add_permits`](Self::add_permits) or the end of its
+/// context, and holds up nobody meanwhile: it waits aside, holding nothing,
+/// and when the capacity grows enough it takes its place in the queue by
+/// arrival. Only a request above [`MAX_PERMITS`] fails at once, with
+/// [`Error::TooLarge`]; [`try_acquire`](Self::try_acquire) above the
+/// capacity says [`TryAcquireError::TooLarge`].
 ///
 /// ```
 /// use std::sync::Arc;
-/// use concur_sync::{Context, Semaphore};
+/// use concur_sync::{Context, Semaphore, TryAcquireError};
 ///
 /// let sem = Arc::new(Semaphore::new(2));
 /// let ctx = Context::background();
 /// let a = sem.acquire(&ctx, 1)?;
 /// let b = sem.try_acquire(1).expect("one left");
-/// assert!(sem.try_acquire(1).is_none());
+/// assert_eq!(sem.try_acquire(1).unwrap_err(), TryAcquireError::NoPermits);
 /// drop(a);
 /// // An owned permit can move to another thread.
 /// let owned = sem.clone().acquire_owned(&ctx, 1)?;
@@ -42,47 +52,6 @@ pub struct Semaphore {
     raw: RawSemaphore,
     #[cfg(concur_debug)]
     debug: crate::debug::LockDebug,
-}
-
-/// Permits held from a [`Semaphore`]; released when dropped.
-///
-/// ```
-/// use concur_sync::{Context, Semaphore};
-///
-/// let sem = Semaphore::new(3);
-/// let permit = sem.acquire(&Context::background(), 2)?;
-/// assert_eq!((permit.num_permits(), sem.available()), (2, 1));
-/// permit.forget(); // gone for good: the semaphore now has 1 permit
-/// assert_eq!(sem.capacity(), 1);
-/// # Ok::<(), concur_sync::Error>(())
-/// ```
-#[must_use = "the permits are released as soon as the Permit is dropped"]
-pub struct Permit<'a> {
-    sem: &'a Semaphore,
-    n: u64,
-}
-
-/// Permits held from an `Arc<Semaphore>`; `'static` and `Send`, so it can
-/// move into another thread. Released when dropped.
-///
-/// ```
-/// use std::sync::Arc;
-/// use concur_sync::Semaphore;
-///
-/// let sem = Arc::new(Semaphore::new(1));
-/// let permit = sem.clone().try_acquire_owned(1).unwrap();
-/// std::thread::spawn(move || {
-///     // ... bounded work ...
-///     drop(permit);
-/// })
-/// .join()
-/// .unwrap();
-/// assert_eq!(sem.available(), 1);
-/// ```
-#[must_use = "the permits are released as soon as the permit is dropped"]
-pub struct OwnedPermit {
-    sem: Arc<Semaphore>,
-    n: u64,
 }
 
 /// The facade's error for a failed core acquire; `interrupted` is what an
@@ -119,8 +88,25 @@ impl Semaphore {
     ///
     /// A cancelled context fails the call even if permits are free; a
     /// passed deadline fails it only if it has to wait. A failed call holds
-    /// nothing: anything it was partly granted
-    /// while it waited has gone to the waiters behind it.
+    /// nothing: anything it was partly granted while it waited has gone to
+    /// the waiters behind it. More than exist now waits for
+    /// [`add_permits`](Self::add_permits) (see the [type docs](Self));
+    /// more than [`MAX_PERMITS`] is [`Error::TooLarge`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use concur_sync::{Context, Semaphore};
+    ///
+    /// // A producer adds the permits later; the consumer waits for them.
+    /// let sem = Arc::new(Semaphore::new(0));
+    /// let consumer = {
+    ///     let sem = sem.clone();
+    ///     std::thread::spawn(move || sem.acquire(&Context::background(), 2).map(|p| p.leak()))
+    /// };
+    /// sem.add_permits(2);
+    /// assert_eq!(consumer.join().unwrap()?, 2);
+    /// # Ok::<(), concur_sync::Error>(())
+    /// ```
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn acquire(&self, ctx: &Context, n: u64) -> Result<Permit<'_>, Error> {
@@ -155,14 +141,9 @@ impl Semaphore {
         match self.raw.try_acquire(n) {
             Ok(()) => Ok(true),
             Err(TryAcquireError::Closed) => Err(Error::Closed),
-            Err(TryAcquireError::TooLarge {
-                requested,
-                capacity,
-            }) => Err(Error::TooLarge {
-                requested,
-                capacity,
-            }),
-            Err(TryAcquireError::NoPermits) => Ok(false),
+            // Above the capacity (or above MAX_PERMITS, which the core's
+            // acquire refuses): the waiting path decides.
+            Err(TryAcquireError::NoPermits | TryAcquireError::TooLarge { .. }) => Ok(false),
         }
     }
 
@@ -233,22 +214,38 @@ impl Semaphore {
             .map_err(|e| acquire_error(e, Error::DeadlineExceeded))
     }
 
-    /// Acquires `n` permits if they are available now and nobody is queued.
+    /// Acquires `n` permits if they are available now and nobody is queued
+    /// (zero permits too wait behind a queue); otherwise says why not:
+    /// [`NoPermits`](TryAcquireError::NoPermits),
+    /// [`Closed`](TryAcquireError::Closed), or
+    /// [`TooLarge`](TryAcquireError::TooLarge) above the capacity.
+    ///
+    /// ```
+    /// use concur_sync::{Semaphore, TryAcquireError};
+    ///
+    /// let sem = Semaphore::new(2);
+    /// let held = sem.try_acquire(2)?;
+    /// assert_eq!(sem.try_acquire(1).unwrap_err(), TryAcquireError::NoPermits);
+    /// assert_eq!(
+    ///     sem.try_acquire(3).unwrap_err(),
+    ///     TryAcquireError::TooLarge { requested: 3, capacity: 2 }
+    /// );
+    /// drop(held);
+    /// sem.close();
+    /// assert_eq!(sem.try_acquire(1).unwrap_err(), TryAcquireError::Closed);
+    /// # Ok::<(), TryAcquireError>(())
+    /// ```
     #[inline]
-    pub fn try_acquire(&self, n: u64) -> Option<Permit<'_>> {
-        self.raw
-            .try_acquire(n)
-            .ok()
-            .map(|()| Permit { sem: self, n })
+    pub fn try_acquire(&self, n: u64) -> Result<Permit<'_>, TryAcquireError> {
+        self.raw.try_acquire(n)?;
+        Ok(Permit { sem: self, n })
     }
 
     /// [`try_acquire`](Self::try_acquire) for an `Arc<Semaphore>`.
     #[inline]
-    pub fn try_acquire_owned(self: Arc<Self>, n: u64) -> Option<OwnedPermit> {
-        self.raw
-            .try_acquire(n)
-            .ok()
-            .map(|()| OwnedPermit { sem: self, n })
+    pub fn try_acquire_owned(self: Arc<Self>, n: u64) -> Result<OwnedPermit, TryAcquireError> {
+        self.raw.try_acquire(n)?;
+        Ok(OwnedPermit { sem: self, n })
     }
 
     /// Returns `n` permits kept without a guard (see [`Permit::leak`]),
@@ -261,7 +258,9 @@ impl Semaphore {
         self.raw.release(n);
     }
 
-    /// Adds `n` new permits, granting waiters first.
+    /// Adds `n` new permits, granting waiters first. Requests that were
+    /// waiting for more permits than existed and now fit join the queue at
+    /// their arrival place.
     ///
     /// # Panics
     /// If the capacity would exceed [`MAX_PERMITS`]; nothing changes then.
@@ -294,72 +293,17 @@ impl Semaphore {
     pub fn capacity(&self) -> u64 {
         self.raw.capacity()
     }
-}
 
-impl Permit<'_> {
-    /// How many permits this holds.
-    pub fn num_permits(&self) -> u64 {
-        self.n
-    }
-
-    /// Removes the held permits from existence instead of releasing them:
-    /// the semaphore's capacity shrinks by that many. Queued requests that
-    /// no longer fit fail with [`Error::TooLarge`].
-    pub fn forget(self) {
-        self.sem.raw.retire(self.n);
-        std::mem::forget(self);
-    }
-
-    /// Keeps the permits acquired without a guard; give them back later with
-    /// [`Semaphore::release`].
-    pub fn leak(self) -> u64 {
-        let n = self.n;
-        std::mem::forget(self);
-        n
-    }
-}
-
-impl OwnedPermit {
-    /// How many permits this holds.
-    pub fn num_permits(&self) -> u64 {
-        self.n
-    }
-
-    /// The semaphore the permits come from.
-    pub fn semaphore(&self) -> &Arc<Semaphore> {
-        &self.sem
-    }
-
-    /// As [`Permit::forget`].
-    pub fn forget(self) {
-        self.sem.raw.retire(self.n);
-        drop(self.into_parts());
-    }
-
-    /// As [`Permit::leak`]: returns the count and the semaphore.
-    pub fn leak(self) -> (u64, Arc<Semaphore>) {
-        self.into_parts()
-    }
-
-    fn into_parts(self) -> (u64, Arc<Semaphore>) {
-        let this = std::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the Arc is moved
-        // out exactly once.
-        (this.n, unsafe { std::ptr::read(&this.sem) })
-    }
-}
-
-impl Drop for Permit<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        self.sem.raw.release(self.n);
-    }
-}
-
-impl Drop for OwnedPermit {
-    #[inline]
-    fn drop(&mut self) {
-        self.sem.raw.release(self.n);
+    /// Acquires waiting right now: queued, or waiting for the capacity to
+    /// grow. A snapshot (it may change at once), for metrics and tests.
+    ///
+    /// ```
+    /// use concur_sync::Semaphore;
+    ///
+    /// assert_eq!(Semaphore::new(1).waiters(), 0);
+    /// ```
+    pub fn waiters(&self) -> usize {
+        self.raw.waiters()
     }
 }
 
@@ -369,18 +313,7 @@ impl fmt::Debug for Semaphore {
             .field("available", &self.available())
             .field("capacity", &self.capacity())
             .field("closed", &self.is_closed())
+            .field("waiters", &self.waiters())
             .finish()
-    }
-}
-
-impl fmt::Debug for Permit<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("n", &self.n).finish()
-    }
-}
-
-impl fmt::Debug for OwnedPermit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit").field("n", &self.n).finish()
     }
 }
