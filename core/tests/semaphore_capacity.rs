@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::pin::pin;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -142,12 +141,16 @@ fn an_interrupted_or_closed_request_above_the_capacity_leaves() {
     });
 }
 
-#[cfg(any(target_os = "linux", target_os = "android", windows))]
+#[cfg(all(
+    any(target_os = "linux", target_os = "android", windows),
+    feature = "futex",
+    not(loom)
+))]
 #[test]
 fn a_deadline_ends_a_request_above_the_capacity() {
     let sem = Sem::new(0);
     let deadline = concur_core::MonotonicDeadline::now().saturating_add(Duration::from_millis(1));
-    let node = pin!(Waiter::with_deadline(deadline));
+    let node = std::pin::pin!(Waiter::with_deadline(deadline));
     assert_eq!(
         sem.acquire(node.as_ref(), 1),
         Err(AcquireError::Interrupted)

@@ -3,9 +3,10 @@
 
 use core::pin::Pin;
 
-use concur_core::{RawSemaphore, Snapshot, Waiter};
+use concur_core::{AcquireError, RawSemaphore, Snapshot, Waiter};
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
+use loom::thread;
 
 /// A fresh waiter node, pinned in an `Arc` so that other threads can hold it
 /// to interrupt the wait.
@@ -26,6 +27,20 @@ pub fn settled(capacity: u64) -> Snapshot {
         queued: 0,
         oversized: 0,
     }
+}
+
+/// Spawns a waiter for `n` permits that gives them back if it gets them,
+/// and returns its result.
+pub fn waiter(sem: &Arc<RawSemaphore>, n: u64) -> thread::JoinHandle<Result<(), AcquireError>> {
+    let sem = sem.clone();
+    thread::spawn(move || {
+        let node = core::pin::pin!(Waiter::new());
+        let result = sem.acquire(node.as_ref(), n);
+        if result.is_ok() {
+            sem.release(n);
+        }
+        result
+    })
 }
 
 /// Number of nodes in the semaphore's queue right now.

@@ -6,28 +6,12 @@
 
 #![cfg(loom)]
 
-use core::pin::pin;
-
-use concur_core::{AcquireError, RawSemaphore, Waiter};
-use concur_loom_tests::{queued, settled, shared_node, spin_until};
+use concur_core::{AcquireError, RawSemaphore};
+use concur_loom_tests::{queued, settled, shared_node, spin_until, waiter};
 use loom::sync::Arc;
 use loom::thread;
 
 type Sem = RawSemaphore;
-
-/// Spawns a waiter for `n` permits that gives them back if it gets them,
-/// and returns its result.
-fn waiter(sem: &Arc<Sem>, n: u64) -> thread::JoinHandle<Result<(), AcquireError>> {
-    let sem = sem.clone();
-    thread::spawn(move || {
-        let node = pin!(Waiter::new());
-        let result = sem.acquire(node.as_ref(), n);
-        if result.is_ok() {
-            sem.release(n);
-        }
-        result
-    })
-}
 
 /// A request for a permit that does not exist yet races the `add_permits`
 /// that creates it: whichever runs first, the request is granted (it either

@@ -58,7 +58,11 @@ impl Model {
     /// Links `id` into the queue at its arrival place; returns the head it
     /// displaced, if it went in front of one.
     fn link(&mut self, id: usize) -> Option<usize> {
-        let at = self.queue.iter().position(|&q| q > id).unwrap_or(self.queue.len());
+        let at = self
+            .queue
+            .iter()
+            .position(|&q| q > id)
+            .unwrap_or(self.queue.len());
         self.queue.insert(at, id);
         (at == 0).then(|| self.queue.get(1).copied()).flatten()
     }
@@ -227,7 +231,8 @@ impl Model {
                 self.waiters[id].need = self.waiters[id].requested;
                 self.queue.retain(|&q| q != id);
                 let at = self.oversized.iter().position(|&q| q > id);
-                self.oversized.insert(at.unwrap_or(self.oversized.len()), id);
+                self.oversized
+                    .insert(at.unwrap_or(self.oversized.len()), id);
             }
         }
         self.grant(permits);
