@@ -95,11 +95,21 @@ impl<P: Park> WaitCounter<P> {
     /// unchanged then.
     #[inline]
     pub fn done(&self) {
+        if !self.try_done() {
+            underflow();
+        }
+    }
+
+    /// [`done`](Self::done) that reports a count already at zero by
+    /// returning `false` (changing nothing) instead of panicking, for
+    /// wrappers that name themselves in the panic.
+    #[inline]
+    pub fn try_done(&self) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let count = state & MAX_COUNT;
             if count == 0 {
-                underflow();
+                return false;
             }
             // Reaching zero also clears SLEEPERS: we are about to wake them.
             let new = if count == 1 { 0 } else { state - 1 };
@@ -114,6 +124,7 @@ impl<P: Park> WaitCounter<P> {
         if state == SLEEPERS | 1 {
             self.wake_sleepers();
         }
+        true
     }
 
     #[cold]

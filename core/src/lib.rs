@@ -34,6 +34,8 @@ extern crate std;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod barrier;
+pub mod condvar;
 pub mod counter;
 mod list;
 #[cfg(all(feature = "lock_api", not(loom)))]
@@ -50,6 +52,8 @@ pub mod step;
 mod sync;
 pub mod waiter;
 
+pub use barrier::RawBarrier;
+pub use condvar::RawCondvar;
 pub use counter::{WaitCounter, MAX_COUNT};
 pub use mutex::RawMutex;
 pub use once::{Begin, OnceGuard, OnceState};

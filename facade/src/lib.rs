@@ -68,7 +68,9 @@ pub struct ReadmeDoctests;
     concur_timer_fallback
 ))]
 mod background;
+mod barrier;
 mod clock;
+mod condvar;
 mod context;
 pub mod debug;
 mod error;
@@ -90,6 +92,8 @@ mod timer;
 mod wait;
 mod wait_group;
 
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use condvar::Condvar;
 pub use context::{CancelHandle, Context};
 pub use error::Error;
 pub use group::{
@@ -103,7 +107,7 @@ pub use rwlock::{
     RwLockReadGuard, RwLockWriteGuard,
 };
 pub use semaphore::{OwnedPermit, Permit, Semaphore, TryAcquireError, MAX_PERMITS};
-pub use wait_group::WaitGroup;
+pub use wait_group::{WaitGroup, WaitGroupGuard};
 
 /// Compile-time checks of sizes and thread-safety, next to std's.
 mod assertions {
@@ -125,6 +129,10 @@ mod assertions {
     const_assert_eq!(std::mem::size_of::<Semaphore>(), 80);
     const_assert_eq!(std::mem::size_of::<WaitGroup>(), 8);
     const_assert_eq!(std::mem::size_of::<Once<()>>(), 4);
+    // The waiter count, the list lock, the intrusive list and the mutex it
+    // serves.
+    const_assert_eq!(std::mem::size_of::<Condvar>(), 40);
+    assert_impl_all!(Condvar: Send, Sync, Default);
     // Three words: the node pointer and a deadline held inline.
     assert_eq_size!(Context, [usize; 3]);
 

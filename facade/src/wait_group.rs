@@ -1,6 +1,8 @@
-//! `WaitGroup`: wait for a number of tasks to finish.
+//! `WaitGroup`: wait for a number of tasks to finish; guards that count a
+//! task down however it ends, and `go`, which spawns one.
 
 use std::fmt;
+use std::sync::Arc;
 
 use concur_core::WaitCounter;
 
@@ -54,7 +56,77 @@ impl WaitGroup {
     /// then.
     #[inline]
     pub fn done(&self) {
-        self.counter.done();
+        if !self.counter.try_done() {
+            underflow();
+        }
+    }
+
+    /// Adds one task and returns a guard that marks it done when dropped,
+    /// so a task that returns early or panics still counts down (Go's
+    /// `defer wg.Done()`). The guard is `Send`: take it before spawning and
+    /// move it into the task, so a `wait` cannot miss the task.
+    ///
+    /// ```
+    /// use concur_sync::WaitGroup;
+    ///
+    /// let wg = WaitGroup::new();
+    /// std::thread::scope(|s| {
+    ///     for i in 0..4 {
+    ///         let task = wg.enter();
+    ///         s.spawn(move || {
+    ///             let _task = task;
+    ///             assert!(i < 4, "a panic here would still count down");
+    ///         });
+    ///     }
+    ///     wg.wait();
+    /// });
+    /// assert_eq!(wg.count(), 0);
+    /// ```
+    #[inline]
+    pub fn enter(&self) -> WaitGroupGuard<'_> {
+        self.add(1);
+        WaitGroupGuard { group: self }
+    }
+
+    /// Spawns a thread that runs `f` as one task of the group (Go 1.25's
+    /// `wg.Go`): the count goes up before the thread starts and down when
+    /// `f` returns or panics. The handle reports a panic as
+    /// [`JoinHandle::join`](std::thread::JoinHandle::join) does.
+    ///
+    /// # Panics
+    /// If the thread cannot be spawned (as [`std::thread::spawn`]); the
+    /// count is unchanged then.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use concur_sync::WaitGroup;
+    ///
+    /// let wg = Arc::new(WaitGroup::new());
+    /// let ok = wg.go(|| {});
+    /// let failed = wg.go(|| panic!("task failed"));
+    /// wg.wait(); // returns: the panicking task counted down too
+    /// assert!(ok.join().is_ok() && failed.join().is_err());
+    /// ```
+    pub fn go<F>(self: &Arc<Self>, f: F) -> std::thread::JoinHandle<()>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        struct Task(Arc<WaitGroup>);
+        impl Drop for Task {
+            fn drop(&mut self) {
+                self.0.done();
+            }
+        }
+        self.add(1);
+        let task = Task(self.clone());
+        match std::thread::Builder::new().spawn(move || {
+            let _task = task;
+            f();
+        }) {
+            Ok(handle) => handle,
+            // The closure, and the task in it, was dropped: counted down.
+            Err(err) => panic!("concur-sync: WaitGroup::go could not spawn a thread: {err}"),
+        }
     }
 
     /// Blocks until the count is zero.
@@ -82,6 +154,33 @@ impl WaitGroup {
     pub fn count(&self) -> u32 {
         self.counter.count()
     }
+}
+
+/// One task of a [`WaitGroup`], from [`WaitGroup::enter`]: marks it done
+/// when dropped.
+#[must_use = "the task is marked done as soon as the guard is dropped"]
+pub struct WaitGroupGuard<'a> {
+    group: &'a WaitGroup,
+}
+
+impl Drop for WaitGroupGuard<'_> {
+    fn drop(&mut self) {
+        self.group.done();
+    }
+}
+
+impl fmt::Debug for WaitGroupGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroupGuard")
+            .field("count", &self.group.count())
+            .finish()
+    }
+}
+
+#[cold]
+#[track_caller]
+fn underflow() -> ! {
+    panic!("concur-sync: WaitGroup::done() with the count already at zero: more done() than add()")
 }
 
 impl fmt::Debug for WaitGroup {

@@ -249,7 +249,7 @@ fn wait_group_wait_ctx() {
 }
 
 #[test]
-#[should_panic(expected = "WaitCounter::done() at count 0")]
+#[should_panic(expected = "concur-sync: WaitGroup::done() with the count already at zero")]
 fn wait_group_negative_count_panics() {
     WaitGroup::new().done();
 }

@@ -3,23 +3,17 @@
 //! saying why, zero-permit requests that respect the queue, the waiter
 //! count, and permits that merge and split.
 
+mod common;
+
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Duration;
 
+use common::eventually;
 use concur_sync::{Context, Error, OwnedPermit, Semaphore, TryAcquireError};
 
 /// Generous: only a real hang gets there.
 const HANG: Duration = Duration::from_secs(60);
-
-/// Waits until `cond` holds; fails the test after `HANG`.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = std::time::Instant::now();
-    while !cond() {
-        assert!(start.elapsed() < HANG, "hang: never reached: {what}");
-        thread::yield_now();
-    }
-}
 
 /// Spawns an `acquire_owned(ctx, n)` that reports its result on `tx`.
 fn acquirer(

@@ -126,6 +126,9 @@ pub(crate) struct Queued<P: Park> {
     pub(crate) ticket: u64,
     /// Linked into the list of requests above the capacity, not the queue.
     pub(crate) oversized: bool,
+    /// A condvar waiter notified by `notify_all`: the word of the next
+    /// waiter of the chain, to wake once this one holds the mutex (or null).
+    pub(crate) chain: *const AtomicU32,
 }
 
 /// A blocked thread's node: see the [module docs](self).
@@ -219,6 +222,7 @@ impl<P: Park> Waiter<P> {
                     outcome: Outcome::Pending,
                     ticket: 0,
                     oversized: false,
+                    chain: ptr::null(),
                 }),
                 _pinned: PhantomPinned,
                 _park: PhantomData,

@@ -31,7 +31,7 @@ use super::Mutex;
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct MutexGuard<'a, T: ?Sized> {
-    pub(super) mutex: &'a Mutex<T>,
+    pub(crate) mutex: &'a Mutex<T>,
 }
 
 // SAFETY: the guard hands `&mut T` to whichever thread holds it, which

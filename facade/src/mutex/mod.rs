@@ -186,6 +186,20 @@ impl<T: ?Sized> Mutex<T> {
         self.raw.is_locked()
     }
 
+    /// The raw lock, for a [`Condvar`](crate::Condvar) wait that releases
+    /// and re-takes it on behalf of a guard.
+    #[inline]
+    pub(crate) fn raw(&self) -> &RawMutex {
+        &self.raw
+    }
+
+    /// The debug record, which a condvar wait keeps true while the lock is
+    /// released.
+    #[cfg(concur_debug)]
+    pub(crate) fn debug(&self) -> &crate::debug::LockDebug {
+        &self.debug
+    }
+
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     fn guard(&self) -> MutexGuard<'_, T> {

@@ -26,6 +26,19 @@ pub fn within<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Sen
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
+/// Waits until `cond` holds, for states another thread reaches; fails the
+/// test after 60 s (only a real hang gets there).
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "hang: never reached: {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// The names of this process's threads (Linux: /proc/self/task/*/comm).
 #[cfg(target_os = "linux")]
 pub fn thread_names() -> Vec<String> {

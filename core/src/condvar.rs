@@ -1,0 +1,353 @@
+//! `RawCondvar`: a condition variable for [`RawMutex`] whose waiters are
+//! intrusive nodes, so a cancel or a deadline ends exactly one wait.
+//!
+//! # Words
+//!
+//! `waiters` (`usize`): nodes linked into the list; written under the list
+//! lock, read without it by the notify fast path. A waiter links itself
+//! (and counts itself) before it unlocks the mutex, so a notifier that
+//! changed the condition under the mutex and notifies afterwards sees it.
+//!
+//! Each waiter sleeps on its own node word (see [`Waiter`]):
+//!
+//! | bit           | set by                 | meaning |
+//! |---------------|------------------------|---------|
+//! | `DONE`        | a notifier, under the list lock | unlinked with an outcome: notified, or skipped because interrupted |
+//! | `INTERRUPTED` | the interrupter, or the node's own deadline | the wait should end early |
+//!
+//! Under the list lock (a [`RawMutex`]): the FIFO list of waiting nodes and
+//! the mutex they wait with. A condvar is bound to one mutex while anyone
+//! waits; a wait with another mutex then panics (a caller bug: the
+//! notifier's changes would not be ordered with the waiter's checks).
+//!
+//! # Interrupts
+//!
+//! An interrupter flips the node's `INTERRUPTED` bit and wakes the owner; it
+//! never touches the list. The owner then leaves the list under the list
+//! lock, unless a notifier unlinked it first, in which case the outcome the
+//! notifier wrote stands. Notifiers skip interrupted nodes (they finish them
+//! as interrupted) and give the notification to the next waiter instead, so
+//! a cancelled waiter never swallows a `notify_one`.
+//!
+//! # `notify_all` without a stampede: the chain
+//!
+//! Waking every waiter at once makes them all run into the mutex that the
+//! first of them takes. Instead `notify_all` unlinks every waiter in one
+//! step, stores in each the address of its successor's word, marks them
+//! `DONE` from the tail to the head (so whoever sees its own `DONE` finds
+//! the ones behind it done too), and wakes only the head. Each waiter, once
+//! it holds the mutex again, wakes its successor, which then waits for the
+//! mutex while the one before holds it. Waking is by address only (see
+//! [`Park`]), so a successor that woke early and returned is harmless.
+//! Every path out of a notified wait wakes the successor, an unwind
+//! included, so the chain cannot break.
+
+use core::pin::Pin;
+use core::ptr;
+
+use crate::list::WaitList;
+use crate::mutex::RawMutex;
+use crate::park::{DefaultPark, Park};
+use crate::sync::{AtomicU32, AtomicUsize, OnUnwind, Ordering, UnsafeCell};
+use crate::waiter::{Interrupted, Outcome, Waiter, DONE, INTERRUPTED};
+
+/// The state behind the list lock.
+#[derive(Debug)]
+struct Waiting<P: Park> {
+    list: WaitList<P>,
+    /// The mutex the linked waiters wait with (null while nobody waits).
+    mutex: *const (),
+}
+
+/// A condition variable for [`RawMutex`]; see the [module docs](self).
+///
+/// ```
+/// use core::pin::pin;
+/// use concur_core::{RawCondvar, RawMutex, Waiter};
+///
+/// let (mutex, ready): (RawMutex, RawCondvar) = (RawMutex::new(), RawCondvar::new());
+/// mutex.lock();
+/// let node = pin!(Waiter::new());
+/// node.interrupt(); // e.g. the caller's context had already ended
+/// // SAFETY: this thread holds `mutex`.
+/// assert!(unsafe { ready.wait(node.as_ref(), &mutex) }.is_err());
+/// assert!(mutex.is_locked(), "held again on return");
+/// // SAFETY: locked above.
+/// unsafe { mutex.unlock() };
+/// assert_eq!(ready.notify_all(), 0);
+/// ```
+#[derive(Debug)]
+pub struct RawCondvar<P: Park = DefaultPark> {
+    waiters: AtomicUsize,
+    lock: RawMutex<P>,
+    waiting: UnsafeCell<Waiting<P>>,
+}
+
+// SAFETY: the list's raw pointers are only followed under `lock`, and they
+// point at pinned nodes that stay linked only while their owner waits (the
+// owner unlinks itself, or is unlinked, before `wait` returns). `mutex` is
+// only compared, never followed. Everything else is atomic.
+unsafe impl<P: Park> Send for RawCondvar<P> {}
+// SAFETY: as above: shared access to the list is serialised by `lock`.
+unsafe impl<P: Park> Sync for RawCondvar<P> {}
+
+impl<P: Park> Default for RawCondvar<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P: Park> RawCondvar<P> {
+    crate::sync::const_fn! {
+        /// A condition variable nobody waits on.
+        pub fn new() -> Self {
+            Self {
+                waiters: AtomicUsize::new(0),
+                lock: RawMutex::new(),
+                waiting: UnsafeCell::new(Waiting { list: WaitList::new(), mutex: ptr::null() }),
+            }
+        }
+    }
+
+    /// Waits currently linked (a racy snapshot).
+    #[inline]
+    pub fn waiters(&self) -> usize {
+        self.waiters.load(Ordering::Relaxed)
+    }
+
+    /// Unlocks `mutex`, waits until notified or until `node` is interrupted
+    /// (or its deadline passes), and locks `mutex` again.
+    ///
+    /// `Ok(())`: notified (or, as with every condition variable, woken for
+    /// no reason the caller can see: re-check the condition). `Err`: the
+    /// node was interrupted before a notification reached it; no
+    /// notification was used up. An already interrupted node returns
+    /// `Err` at once, without unlocking.
+    ///
+    /// # Safety
+    /// The calling thread holds `mutex` (locked through it and not
+    /// unlocked since). It holds it again when this returns, on every path,
+    /// an unwind included.
+    ///
+    /// # Panics
+    /// If others wait on this condvar with a different mutex; `mutex` is
+    /// still held then.
+    pub unsafe fn wait(
+        &self,
+        node: Pin<&Waiter<P>>,
+        mutex: &RawMutex<P>,
+    ) -> Result<(), Interrupted> {
+        let node = node.get_ref();
+        let _scope = node.begin_queued()?;
+        let node_ptr: *const Waiter<P> = node;
+        let mutex_id = mutex as *const RawMutex<P> as *const ();
+        // SAFETY: lock held; `node` is pinned, claimed and not linked, and
+        // we do not return before it is unlinked.
+        let bound = self.locked(|waiting| unsafe {
+            if waiting.list.is_empty() {
+                waiting.mutex = mutex_id;
+            } else if waiting.mutex != mutex_id {
+                return false;
+            }
+            node.queued_mut(|q| {
+                q.outcome = Outcome::Pending;
+                q.chain = ptr::null();
+            });
+            waiting.list.insert_after(waiting.list.tail(), node_ptr);
+            self.count(1);
+            true
+        });
+        assert!(
+            bound,
+            "concur-core: a RawCondvar was used with two different mutexes at once"
+        );
+        // From here until `mutex.lock()` below, an unwind must lock it again
+        // for the caller.
+        let relock = OnUnwind::new(|| mutex.lock());
+        // SAFETY: the caller holds `mutex`.
+        unsafe { mutex.unlock() };
+
+        let mut word = node.word().load(Ordering::Acquire);
+        while word & (DONE | INTERRUPTED) == 0 {
+            node.sleep(node.word(), word, || {
+                // The parker unwound with our node linked or notified: leave
+                // (or pass the chain on) before the node's frame is gone.
+                node.interrupt();
+                if let Ok(Some(next)) = self.finish_wait(node) {
+                    P::wake_one(next);
+                }
+            });
+            word = node.word().load(Ordering::Acquire);
+        }
+        let result = self.finish_wait(node);
+        mutex.lock();
+        relock.disarm();
+        if let Some(next) = result.ok().flatten() {
+            // We hold the mutex: now the next waiter of a `notify_all` may
+            // come and wait for it.
+            P::wake_one(next);
+        }
+        result.map(|_| ())
+    }
+
+    /// Ends a wait whose node word has `DONE` or `INTERRUPTED`: leaves the
+    /// list if still linked (`Err`), else reads the outcome. `Ok(Some(w))`:
+    /// notified by `notify_all`, and `w` is the successor's word to wake.
+    fn finish_wait(&self, node: &Waiter<P>) -> Result<Option<*const AtomicU32>, Interrupted> {
+        let node_ptr: *const Waiter<P> = node;
+        if node.word().load(Ordering::Acquire) & DONE == 0 {
+            // SAFETY: lock held; our node is linked here unless a notifier
+            // unlinked it (and then set DONE).
+            let left = self.locked(|waiting| unsafe {
+                if node.word().load(Ordering::Acquire) & DONE != 0 {
+                    return false;
+                }
+                waiting.list.remove(node_ptr);
+                self.count(-1);
+                true
+            });
+            if left {
+                return Err(Interrupted);
+            }
+        }
+        // SAFETY: DONE: unlinked, and the Acquire load of DONE orders the
+        // notifier's writes before our reads.
+        let (outcome, chain) = unsafe { node.queued_mut(|q| (q.outcome, q.chain)) };
+        match outcome {
+            Outcome::Granted => Ok((!chain.is_null()).then_some(chain)),
+            _ => Err(Interrupted),
+        }
+    }
+
+    /// Wakes the longest-waiting waiter that is not interrupted; returns
+    /// whether there was one.
+    pub fn notify_one(&self) -> bool {
+        if self.waiters() == 0 {
+            return false;
+        }
+        let mut woken: *const AtomicU32 = ptr::null();
+        let mut skipped = [ptr::null(); 4];
+        let mut skipped_len = 0;
+        // SAFETY: lock held; linked nodes are alive.
+        self.locked(|waiting| unsafe {
+            while let Some(head) = waiting.list.head() {
+                let interrupted = (*head).word().load(Ordering::Acquire) & INTERRUPTED != 0;
+                let word = self.unlink_done(waiting, head, !interrupted, ptr::null());
+                if !interrupted {
+                    woken = word;
+                    break;
+                }
+                // An interrupted owner is awake (its interrupter woke it);
+                // it may be waiting for the list lock, or about to sleep
+                // again after a spurious return: wake it once more.
+                if skipped_len == skipped.len() {
+                    skipped.iter().for_each(|&w| P::wake_one(w));
+                    skipped_len = 0;
+                }
+                skipped[skipped_len] = word;
+                skipped_len += 1;
+            }
+        });
+        skipped[..skipped_len].iter().for_each(|&w| P::wake_one(w));
+        if woken.is_null() {
+            return false;
+        }
+        P::wake_one(woken);
+        true
+    }
+
+    /// Wakes every waiter, one after the other (see the
+    /// [chain](self#notify_all-without-a-stampede-the-chain)); returns how
+    /// many were notified.
+    pub fn notify_all(&self) -> usize {
+        if self.waiters() == 0 {
+            return 0;
+        }
+        // SAFETY: lock held; linked nodes are alive.
+        let (head, notified) = self.locked(|waiting| unsafe {
+            // Interrupted nodes first: they leave, out of the chain.
+            let mut cursor = waiting.list.head();
+            while let Some(node) = cursor {
+                cursor = waiting.list.next(node);
+                if (*node).word().load(Ordering::Acquire) & INTERRUPTED != 0 {
+                    let word = self.unlink_done(waiting, node, false, ptr::null());
+                    P::wake_one(word);
+                }
+            }
+            // The rest form the chain: successors' words are taken while
+            // every node is alive, then marked done from the tail.
+            let head = waiting.list.head();
+            let mut notified = 0;
+            let mut next_word: *const AtomicU32 = ptr::null();
+            let mut cursor = waiting.list.tail();
+            while !cursor.is_null() {
+                let prev = waiting.list.prev(cursor);
+                let word: *const AtomicU32 = (*cursor).word();
+                self.unlink_done(waiting, cursor, true, next_word);
+                next_word = word;
+                notified += 1;
+                cursor = prev;
+            }
+            // The loop ended at the head: `next_word` is its word.
+            (head.map(|_| next_word), notified)
+        });
+        if let Some(word) = head {
+            P::wake_one(word);
+        }
+        notified
+    }
+
+    /// Unlinks `node`, records its outcome (`notified` or interrupted) and
+    /// the successor to wake (`chain`), and marks it done. Returns its word.
+    ///
+    /// # Safety
+    /// The list lock is held and `node` is linked. After this the owner may
+    /// return and free the node: the caller does not touch it again.
+    unsafe fn unlink_done(
+        &self,
+        waiting: &mut Waiting<P>,
+        node: *const Waiter<P>,
+        notified: bool,
+        chain: *const AtomicU32,
+    ) -> *const AtomicU32 {
+        // SAFETY: the caller's obligations.
+        unsafe {
+            waiting.list.remove(node);
+            self.count(-1);
+            (*node).queued_mut(|q| {
+                q.outcome = if notified {
+                    Outcome::Granted
+                } else {
+                    Outcome::Interrupted
+                };
+                q.chain = chain;
+            });
+            let word: *const AtomicU32 = (*node).word();
+            (*word).fetch_or(DONE, Ordering::Release);
+            word
+        }
+    }
+
+    /// Adjusts `waiters`; called under the list lock.
+    fn count(&self, delta: isize) {
+        let now = self.waiters.load(Ordering::Relaxed);
+        self.waiters
+            .store(now.wrapping_add_signed(delta), Ordering::Relaxed);
+    }
+
+    /// Runs `f` with the list lock held.
+    fn locked<R>(&self, f: impl FnOnce(&mut Waiting<P>) -> R) -> R {
+        /// Unlocks even if `f` panics.
+        struct Unlock<'a, P: Park>(&'a RawMutex<P>);
+        impl<P: Park> Drop for Unlock<'_, P> {
+            fn drop(&mut self) {
+                // SAFETY: locked by `locked` before the guard was made.
+                unsafe { self.0.unlock() };
+            }
+        }
+        self.lock.lock();
+        let _unlock = Unlock(&self.lock);
+        // SAFETY: the list lock is held for the whole access.
+        self.waiting.with_mut(|waiting| f(unsafe { &mut *waiting }))
+    }
+}
