@@ -11,6 +11,7 @@
 use std::time::{Duration, Instant};
 
 pub mod anchors;
+pub mod condvar;
 pub mod contended;
 pub mod deadlines;
 pub mod fanout;
@@ -74,6 +75,7 @@ pub fn throughput_groups() -> Vec<Group> {
     let mut groups = uncontended::groups();
     groups.extend(deadlines::groups());
     groups.extend(contended::groups());
+    groups.extend(condvar::groups());
     groups.extend(fanout::groups());
     groups
 }

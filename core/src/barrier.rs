@@ -97,16 +97,45 @@ impl<P: Park> RawBarrier<P> {
             self.all_here.notify_all();
             return Ok(true);
         }
+        /// Takes the arrival back if the wait unwinds before its round
+        /// completed (the condvar wait holds the mutex again on an unwind,
+        /// and this drops before `_held` unlocks it).
+        struct Arrival<'a, F: FnMut(&mut dyn FnMut(&mut Round))> {
+            round: &'a mut F,
+            generation: u64,
+            armed: bool,
+        }
+        impl<F: FnMut(&mut dyn FnMut(&mut Round))> Drop for Arrival<'_, F> {
+            fn drop(&mut self) {
+                if self.armed {
+                    let generation = self.generation;
+                    (self.round)(&mut |r| {
+                        if r.generation == generation {
+                            r.arrived -= 1;
+                        }
+                    });
+                }
+            }
+        }
+        let mut round = round;
+        let mut arrival = Arrival {
+            round: &mut round,
+            generation,
+            armed: true,
+        };
         loop {
             // SAFETY: this thread holds the mutex (`_held`).
             let outcome = unsafe { self.all_here.wait(node, &self.mutex) };
             let mut done = false;
-            round(&mut |r| {
+            (arrival.round)(&mut |r| {
                 done = r.generation != generation;
                 if !done && outcome.is_err() {
                     r.arrived -= 1;
                 }
             });
+            if done || outcome.is_err() {
+                arrival.armed = false;
+            }
             if done {
                 return Ok(false);
             }

@@ -48,7 +48,7 @@ use core::ptr;
 use crate::list::WaitList;
 use crate::mutex::RawMutex;
 use crate::park::{DefaultPark, Park};
-use crate::sync::{AtomicU32, AtomicUsize, OnUnwind, Ordering, UnsafeCell};
+use crate::sync::{AtomicU32, AtomicUsize, Ordering, UnsafeCell};
 use crate::waiter::{Interrupted, Outcome, Waiter, DONE, INTERRUPTED};
 
 /// The state behind the list lock.
@@ -161,33 +161,26 @@ impl<P: Park> RawCondvar<P> {
             bound,
             "concur-core: a RawCondvar was used with two different mutexes at once"
         );
-        // From here until `mutex.lock()` below, an unwind must lock it again
-        // for the caller.
-        let relock = OnUnwind::new(|| mutex.lock());
+        // From here on every path out, an unwind included, goes through
+        // `Linked::end`: leave the list (or read the outcome), lock the
+        // mutex again, pass a `notify_all` chain on.
+        let mut linked = Linked {
+            condvar: self,
+            node,
+            mutex,
+            outcome: None,
+            relocked: false,
+        };
         // SAFETY: the caller holds `mutex`.
         unsafe { mutex.unlock() };
 
         let mut word = node.word().load(Ordering::Acquire);
         while word & (DONE | INTERRUPTED) == 0 {
-            node.sleep(node.word(), word, || {
-                // The parker unwound with our node linked or notified: leave
-                // (or pass the chain on) before the node's frame is gone.
-                node.interrupt();
-                if let Ok(Some(next)) = self.finish_wait(node) {
-                    P::wake_one(next);
-                }
-            });
+            // If the parker unwinds, `linked` cleans up as it drops.
+            node.sleep(node.word(), word, || {});
             word = node.word().load(Ordering::Acquire);
         }
-        let result = self.finish_wait(node);
-        mutex.lock();
-        relock.disarm();
-        if let Some(next) = result.ok().flatten() {
-            // We hold the mutex: now the next waiter of a `notify_all` may
-            // come and wait for it.
-            P::wake_one(next);
-        }
-        result.map(|_| ())
+        linked.end()
     }
 
     /// Ends a wait whose node word has `DONE` or `INTERRUPTED`: leaves the
@@ -202,7 +195,8 @@ impl<P: Park> RawCondvar<P> {
                 if node.word().load(Ordering::Acquire) & DONE != 0 {
                     return false;
                 }
-                waiting.list.remove(node_ptr);
+                let was_linked = waiting.list.remove(node_ptr);
+                debug_assert!(was_linked, "concur-core: a condvar waiter left twice");
                 self.count(-1);
                 true
             });
@@ -215,7 +209,8 @@ impl<P: Park> RawCondvar<P> {
         let (outcome, chain) = unsafe { node.queued_mut(|q| (q.outcome, q.chain)) };
         match outcome {
             Outcome::Granted => Ok((!chain.is_null()).then_some(chain)),
-            _ => Err(Interrupted),
+            Outcome::Interrupted => Err(Interrupted),
+            _ => unreachable!("concur-core: condvar waiter done without an outcome"),
         }
     }
 
@@ -237,9 +232,9 @@ impl<P: Park> RawCondvar<P> {
                     woken = word;
                     break;
                 }
-                // An interrupted owner is awake (its interrupter woke it);
-                // it may be waiting for the list lock, or about to sleep
-                // again after a spurious return: wake it once more.
+                // Its interrupter woke the owner already; this wake is
+                // for a parker that returned before seeing the interrupt
+                // (harmless otherwise).
                 if skipped_len == skipped.len() {
                     skipped.iter().for_each(|&w| P::wake_one(w));
                     skipped_len = 0;
@@ -349,5 +344,46 @@ impl<P: Park> RawCondvar<P> {
         let _unlock = Unlock(&self.lock);
         // SAFETY: the list lock is held for the whole access.
         self.waiting.with_mut(|waiting| f(unsafe { &mut *waiting }))
+    }
+}
+
+/// A linked condvar wait: ends it on every path out of `wait` (see
+/// [`Linked::end`]), an unwind included.
+struct Linked<'a, P: Park> {
+    condvar: &'a RawCondvar<P>,
+    node: &'a Waiter<P>,
+    mutex: &'a RawMutex<P>,
+    /// What `finish_wait` said, once it ran.
+    outcome: Option<Result<Option<*const AtomicU32>, Interrupted>>,
+    relocked: bool,
+}
+
+impl<P: Park> Linked<'_, P> {
+    /// Leaves the list or reads the outcome (once), locks the mutex again
+    /// (once), then wakes the chain successor (once). Idempotent, so the
+    /// drop after a normal end does nothing, and a drop after an unwind
+    /// finishes what is left. An unwind inside it during an unwind aborts.
+    fn end(&mut self) -> Result<(), Interrupted> {
+        let outcome = match self.outcome {
+            Some(outcome) => outcome,
+            None => *self.outcome.insert(self.condvar.finish_wait(self.node)),
+        };
+        if !self.relocked {
+            self.mutex.lock();
+            self.relocked = true;
+        }
+        if let Ok(Some(next)) = outcome {
+            // We hold the mutex: now the next waiter of a `notify_all` may
+            // come and wait for it.
+            self.outcome = Some(Ok(None));
+            P::wake_one(next);
+        }
+        outcome.map(|_| ())
+    }
+}
+
+impl<P: Park> Drop for Linked<'_, P> {
+    fn drop(&mut self) {
+        let _ = self.end();
     }
 }

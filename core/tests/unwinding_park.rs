@@ -17,7 +17,8 @@ use std::thread;
 use std::time::Duration;
 
 use concur_core::{
-    FutexPark, NoDeadline, Park, RawMutex, RawRwLock, RawSemaphore, Snapshot, TimedOut, Waiter,
+    FutexPark, NoDeadline, Park, RawCondvar, RawMutex, RawRwLock, RawSemaphore, Snapshot, TimedOut,
+    Waiter,
 };
 
 const HANG: Duration = Duration::from_secs(60);
@@ -155,6 +156,23 @@ fn a_partial_grant_is_handed_back_when_the_parker_unwinds() {
     assert_eq!(sem.snapshot(), back);
     sem.release(1);
     assert_eq!(sem.try_acquire(2), Ok(()));
+}
+
+#[test]
+fn a_condvar_waiter_leaves_and_holds_the_mutex_again_when_the_parker_unwinds() {
+    let mutex: RawMutex<HookPark> = RawMutex::new();
+    let condvar: RawCondvar<HookPark> = RawCondvar::new();
+    mutex.lock();
+    assert!(unwinding(0, || {
+        let node = pin!(Waiter::new());
+        // SAFETY: this thread holds `mutex`.
+        let _ = unsafe { condvar.wait(node.as_ref(), &mutex) };
+    }));
+    assert!(mutex.is_locked(), "the unwind locked the mutex again");
+    assert_eq!(condvar.waiters(), 0, "the dead node left the list");
+    assert_eq!(condvar.notify_all(), 0);
+    // SAFETY: held, as just checked, by this thread.
+    unsafe { mutex.unlock() };
 }
 
 #[test]

@@ -172,10 +172,15 @@ impl Condvar {
             |node: std::pin::Pin<&concur_core::Waiter>| unsafe { self.raw.wait(node, mutex.raw()) };
         let outcome = match ctx {
             None => wait::with_waiter(None, wait).map_err(|_| Error::Cancelled),
-            Some(ctx) => match ctx.block(wait) {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(_)) => Err(ctx.interrupted()),
-                Err(err) => Err(err),
+            Some(ctx) => match ctx.err() {
+                // Ended already (cancelled, or its deadline passed): do
+                // not release the lock at all.
+                Some(err) => Err(err),
+                None => match ctx.block(wait) {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(_)) => Err(ctx.interrupted()),
+                    Err(err) => Err(err),
+                },
             },
         };
         #[cfg(concur_debug)]

@@ -3,9 +3,9 @@
 //! A [`Waiter`] lives on the blocked thread's stack (pinned for as long as it
 //! is in use) and owns one futex word. It serves two kinds of wait:
 //!
-//! * **Queued waits** (the semaphore): the node is linked into the
-//!   primitive's FIFO list and its owner sleeps on the node's own word. A
-//!   granter flips `DONE` and wakes that word.
+//! * **Queued waits** (the semaphore, the condvar): the node is linked into
+//!   the primitive's FIFO list and its owner sleeps on the node's own word.
+//!   A granter (or notifier) flips `DONE` and wakes that word.
 //! * **Word waits** (mutex, rwlock, wait counter, once): the owner sleeps on a
 //!   word of the primitive. The node records that word as its *target* so an
 //!   interrupter can reach the sleeper: it bumps the target's epoch (so a
@@ -158,7 +158,7 @@ pub struct Waiter<P: Park = DefaultPark> {
 
 // SAFETY: the atomics are shared freely; `queued` is only touched by the
 // owner while the node is not linked, or by holders of the list lock of the
-// one semaphore it is linked into (see `semaphore`), so sharing the node
+// one semaphore or condvar it is linked into, so sharing the node
 // between threads cannot race on it. The raw pointers inside `queued` point
 // at other pinned nodes under the same lock discipline.
 unsafe impl<P: Park> Sync for Waiter<P> {}
@@ -320,8 +320,8 @@ impl<P: Park> Waiter<P> {
     /// Raw access to the queued-wait fields.
     ///
     /// # Safety
-    /// The caller holds the list lock of the semaphore this node is linked
-    /// into, or is the owner and the node is not linked.
+    /// The caller holds the list lock of the semaphore or condvar this node
+    /// is linked into, or is the owner and the node is not linked.
     #[inline]
     pub(crate) unsafe fn queued_mut<R>(&self, f: impl FnOnce(&mut Queued<P>) -> R) -> R {
         // SAFETY: exclusive access is the caller's obligation, stated above.
