@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use concur_sync::{Context, Error, Group, Mutex, Semaphore, TaskError, WaitGroup};
+use concur_sync::{Condvar, Context, Error, Group, Mutex, Semaphore, TaskError, WaitGroup};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
@@ -42,6 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     debug_mode();
     group_errors_in_a_job_span();
     deadline_ends_a_blocked_acquire();
+    bounded_queue_on_a_condvar()?;
     println!("\nDone.");
     Ok(())
 }
@@ -249,4 +250,65 @@ fn deadline_ends_a_blocked_acquire() {
         request.err().expect("cancelled"),
         request.cause().expect("cancelled")
     );
+}
+
+/// 7. A bounded queue on `Mutex` + two `Condvar`s: producers wait while it
+///    is full, consumers while it is empty, each with a context, so a wait
+///    for an item that never comes ends at its deadline with the lock held.
+fn bounded_queue_on_a_condvar() -> Result<(), Error> {
+    println!("\n7. A bounded queue on Mutex + Condvar, waits with a deadline");
+    struct Queue {
+        items: Mutex<std::collections::VecDeque<u32>>,
+        not_empty: Condvar,
+        not_full: Condvar,
+    }
+    const CAPACITY: usize = 2;
+    let queue = Arc::new(Queue {
+        items: Mutex::new(Default::default()),
+        not_empty: Condvar::new(),
+        not_full: Condvar::new(),
+    });
+    let producer = {
+        let queue = queue.clone();
+        thread::spawn(move || -> Result<(), Error> {
+            let ctx = Context::background().with_timeout(Duration::from_secs(5));
+            for item in 1..=6 {
+                let (mut items, outcome) =
+                    queue
+                        .not_full
+                        .wait_while_ctx(&ctx, queue.items.lock(), |q| q.len() == CAPACITY);
+                outcome?;
+                items.push_back(item);
+                drop(items);
+                queue.not_empty.notify_one();
+            }
+            Ok(())
+        })
+    };
+    let mut sum = 0;
+    for _ in 0..6 {
+        let ctx = Context::background().with_timeout(Duration::from_secs(5));
+        let (mut items, outcome) = queue
+            .not_empty
+            .wait_while_ctx(&ctx, queue.items.lock(), |q| q.is_empty());
+        outcome?;
+        sum += items.pop_front().expect("not empty");
+        drop(items);
+        queue.not_full.notify_one();
+    }
+    producer.join().expect("the producer does not panic")?;
+    println!("   6 items through a queue of {CAPACITY}: sum {sum}");
+    let ctx = Context::background().with_timeout(Duration::from_millis(20));
+    let start = Instant::now();
+    let (items, outcome) = queue
+        .not_empty
+        .wait_while_ctx(&ctx, queue.items.lock(), |q| q.is_empty());
+    println!(
+        "   a 7th pop returned `{}` after {:.1?}, holding the lock: {}",
+        outcome.expect_err("nothing was produced"),
+        start.elapsed(),
+        queue.items.is_locked()
+    );
+    drop(items);
+    Ok(())
 }

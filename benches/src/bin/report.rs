@@ -45,7 +45,7 @@ impl Limit {
 /// The benchmark issue's bars on the ratio of two cases of one group:
 /// (description, group, numerator case, denominator case, limit).
 #[rustfmt::skip]
-const RATIO_BARS: [(&str, &str, &str, &str, Limit); 16] = [
+const RATIO_BARS: [(&str, &str, &str, &str, Limit); 20] = [
     ("Mutex uncontended, concur ÷ std (≤ 1.0)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.0)),
     ("Mutex uncontended, concur ÷ parking_lot (≤ 1.0)", "mutex_uncontended", "concur", "parking_lot", Limit::AtMost(1.0)),
     ("lock_ctx(background) ÷ lock() (≤ 1.05)", "mutex_uncontended", "concur_lock_ctx_background", "concur", Limit::AtMost(1.05)),
@@ -62,6 +62,10 @@ const RATIO_BARS: [(&str, &str, &str, &str, Limit); 16] = [
     ("try_acquire_for on a free permit ÷ parking_lot try_lock_for (≤ 1.2)", "timeout_free", "concur_semaphore_try_acquire_for", "parking_lot_try_lock_for", Limit::AtMost(1.2)),
     ("with_timeout + lock_ctx ÷ (Instant::now + parking_lot try_lock_for) (≤ 1.2)", "timeout_free", "concur_with_timeout_lock_ctx", "now_plus_parking_lot_try_lock_for", Limit::AtMost(1.2)),
     ("Mutex after 1,000 interrupted waiters ÷ fresh (≤ 1.05)", "mutex_after_interrupts", "concur_after_1000_interrupts", "concur_fresh", Limit::AtMost(1.05)),
+    ("Condvar ping-pong, concur ÷ std (≤ 1.05)", "condvar_pingpong", "concur", "std", Limit::AtMost(1.05)),
+    ("Condvar ping-pong, concur ÷ parking_lot (≤ 1.05)", "condvar_pingpong", "concur", "parking_lot", Limit::AtMost(1.05)),
+    ("notify_all of 8, concur ÷ parking_lot (≤ 1.2)", "condvar_notify_all_8", "concur", "parking_lot", Limit::AtMost(1.2)),
+    ("notify_all of 8, the chain ÷ a stampede of notify_one (≤ 1.0)", "condvar_notify_all_8", "concur", "concur_stampede", Limit::AtMost(1.0)),
 ];
 
 fn main() {
