@@ -139,10 +139,36 @@ impl<P: Park> RawCondvar<P> {
     ) -> Result<(), Interrupted> {
         let node = node.get_ref();
         let _scope = node.begin_queued()?;
+        // SAFETY: the caller holds `mutex`; `node` is pinned, claimed by
+        // `_scope`, and `linked` ends the wait before either goes away.
+        let mut linked = unsafe { self.begin_wait(node, mutex) };
+        let mut word = node.word().load(Ordering::Acquire);
+        while word & (DONE | INTERRUPTED) == 0 {
+            // If the parker unwinds, `linked` cleans up as it drops.
+            node.sleep(node.word(), word, || {});
+            word = node.word().load(Ordering::Acquire);
+        }
+        linked.end()
+    }
+
+    /// Links `node` and unlocks `mutex`: the part of [`wait`](Self::wait)
+    /// before it sleeps. The returned guard ends the wait (on drop, too).
+    ///
+    /// # Safety
+    /// The caller holds `mutex`; `node` is pinned and claimed for this wait
+    /// (`begin_queued`), and the claim and the node outlive the guard.
+    ///
+    /// # Panics
+    /// If others wait with a different mutex (nothing changed then).
+    pub(crate) unsafe fn begin_wait<'a>(
+        &'a self,
+        node: &'a Waiter<P>,
+        mutex: &'a RawMutex<P>,
+    ) -> Linked<'a, P> {
         let node_ptr: *const Waiter<P> = node;
         let mutex_id = mutex as *const RawMutex<P> as *const ();
         // SAFETY: lock held; `node` is pinned, claimed and not linked, and
-        // we do not return before it is unlinked.
+        // the guard made below unlinks it before the borrows end.
         let bound = self.locked(|waiting| unsafe {
             if waiting.list.is_empty() {
                 waiting.mutex = mutex_id;
@@ -164,7 +190,7 @@ impl<P: Park> RawCondvar<P> {
         // From here on every path out, an unwind included, goes through
         // `Linked::end`: leave the list (or read the outcome), lock the
         // mutex again, pass a `notify_all` chain on.
-        let mut linked = Linked {
+        let linked = Linked {
             condvar: self,
             node,
             mutex,
@@ -173,14 +199,7 @@ impl<P: Park> RawCondvar<P> {
         };
         // SAFETY: the caller holds `mutex`.
         unsafe { mutex.unlock() };
-
-        let mut word = node.word().load(Ordering::Acquire);
-        while word & (DONE | INTERRUPTED) == 0 {
-            // If the parker unwinds, `linked` cleans up as it drops.
-            node.sleep(node.word(), word, || {});
-            word = node.word().load(Ordering::Acquire);
-        }
-        linked.end()
+        linked
     }
 
     /// Ends a wait whose node word has `DONE` or `INTERRUPTED`: leaves the
@@ -349,7 +368,8 @@ impl<P: Park> RawCondvar<P> {
 
 /// A linked condvar wait: ends it on every path out of `wait` (see
 /// [`Linked::end`]), an unwind included.
-struct Linked<'a, P: Park> {
+#[derive(Debug)]
+pub(crate) struct Linked<'a, P: Park> {
     condvar: &'a RawCondvar<P>,
     node: &'a Waiter<P>,
     mutex: &'a RawMutex<P>,
@@ -359,11 +379,21 @@ struct Linked<'a, P: Park> {
 }
 
 impl<P: Park> Linked<'_, P> {
+    /// The node of this wait.
+    pub(crate) fn node(&self) -> &Waiter<P> {
+        self.node
+    }
+
+    /// The mutex the wait re-takes.
+    pub(crate) fn mutex(&self) -> &RawMutex<P> {
+        self.mutex
+    }
+
     /// Leaves the list or reads the outcome (once), locks the mutex again
     /// (once), then wakes the chain successor (once). Idempotent, so the
     /// drop after a normal end does nothing, and a drop after an unwind
     /// finishes what is left. An unwind inside it during an unwind aborts.
-    fn end(&mut self) -> Result<(), Interrupted> {
+    pub(crate) fn end(&mut self) -> Result<(), Interrupted> {
         let outcome = match self.outcome {
             Some(outcome) => outcome,
             None => *self.outcome.insert(self.condvar.finish_wait(self.node)),

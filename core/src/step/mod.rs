@@ -44,10 +44,12 @@
 //! [`ListHarness`] exposes the intrusive wait list itself.
 
 mod acquire;
+mod condvar;
 mod list;
 mod rwlock;
 
 pub use acquire::AcquireStep;
+pub use condvar::CondvarStep;
 pub use list::ListHarness;
 pub use rwlock::{RwLockStep, RwMode};
 

@@ -12,6 +12,7 @@
 //! instead of sleeping, so they can check that every wait that should end
 //! was actually woken.
 
+pub mod condvar;
 pub mod context;
 pub mod group;
 pub mod park;
@@ -24,13 +25,14 @@ pub mod waitlist;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets, by name (the directories under `fuzz/corpus`).
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("semaphore", semaphore::run),
     ("waitlist", waitlist::run),
     ("context", context::run),
     ("rwlock", rwlock::run),
     ("group", group::run),
     ("threads", threads::run),
+    ("condvar", condvar::run),
 ];
 
 /// Decodes the next operation, or `None` when the input is used up

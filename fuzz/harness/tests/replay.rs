@@ -92,3 +92,8 @@ fn group() {
 fn threads() {
     replay("threads", 300);
 }
+
+#[test]
+fn condvar() {
+    replay("condvar", 3000);
+}
