@@ -74,7 +74,7 @@ pub fn table() -> Vec<SizeRow> {
         row(
             "Condvar (std, parking_lot)",
             [
-                None,
+                Some(size_of::<concur_sync::Condvar>()),
                 Some(size_of::<std::sync::Condvar>()),
                 Some(size_of::<parking_lot::Condvar>()),
                 None,
