@@ -380,11 +380,13 @@ pub(crate) struct Linked<'a, P: Park> {
 
 impl<P: Park> Linked<'_, P> {
     /// The node of this wait.
+    #[cfg(feature = "step")]
     pub(crate) fn node(&self) -> &Waiter<P> {
         self.node
     }
 
     /// The mutex the wait re-takes.
+    #[cfg(feature = "step")]
     pub(crate) fn mutex(&self) -> &RawMutex<P> {
         self.mutex
     }
