@@ -10,23 +10,13 @@ use std::time::Duration;
 use concur_sync::{CancelHandle, Context, Error, Mutex, RwLock, Semaphore};
 
 mod common;
-use common::within;
+use common::{within, Rng};
 
 const HANG: Duration = Duration::from_secs(240);
 
 const WORKERS: u64 = 8;
 const OPS: u64 = 3_000;
 const CAPACITY: u64 = 6;
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
 
 #[test]
 fn conservation_under_random_cancellation() {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use concur_sync::{CancelHandle, Condvar, Context, Error, Mutex};
 
 mod common;
-use common::within;
+use common::{within, Rng};
 
 const HANG: Duration = Duration::from_secs(240);
 const PRODUCERS: u64 = 4;
@@ -51,16 +51,6 @@ impl Queue {
         drop(items);
         self.not_full.notify_one();
         Ok(item)
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
     }
 }
 

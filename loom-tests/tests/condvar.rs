@@ -57,6 +57,30 @@ impl Flag {
     }
 }
 
+/// Two waiters linked in order: the first with a node another thread can
+/// interrupt, the second with its own. Returns the node and both threads
+/// (each says whether it saw the flag, `false` if interrupted first).
+fn two_waiters(
+    flag: &Arc<Flag>,
+) -> (
+    core::pin::Pin<Arc<Waiter>>,
+    thread::JoinHandle<bool>,
+    thread::JoinHandle<bool>,
+) {
+    let node = shared_node();
+    let first = {
+        let (flag, node) = (flag.clone(), node.clone());
+        thread::spawn(move || flag.wait(node.as_ref()))
+    };
+    spin_until(|| flag.changed.waiters() == 1);
+    let second = {
+        let flag = flag.clone();
+        thread::spawn(move || flag.wait(pin!(Waiter::new()).as_ref()))
+    };
+    spin_until(|| flag.changed.waiters() == 2);
+    (node, first, second)
+}
+
 #[test]
 fn notify_races_a_wait() {
     loom::model(|| {
@@ -76,17 +100,7 @@ fn notify_races_a_wait() {
 fn an_interrupted_waiter_does_not_swallow_notify_one() {
     loom::model(|| {
         let flag = Flag::new();
-        let node = shared_node();
-        let first = {
-            let (flag, node) = (flag.clone(), node.clone());
-            thread::spawn(move || flag.wait(node.as_ref()))
-        };
-        spin_until(|| flag.changed.waiters() == 1);
-        let second = {
-            let flag = flag.clone();
-            thread::spawn(move || flag.wait(pin!(Waiter::new()).as_ref()))
-        };
-        spin_until(|| flag.changed.waiters() == 2);
+        let (node, first, second) = two_waiters(&flag);
 
         let interrupter = thread::spawn(move || node.interrupt());
         flag.set();
@@ -109,17 +123,7 @@ fn an_interrupted_waiter_does_not_swallow_notify_one() {
 fn a_notify_after_an_interrupt_goes_to_the_next_waiter() {
     loom::model(|| {
         let flag = Flag::new();
-        let node = shared_node();
-        let first = {
-            let (flag, node) = (flag.clone(), node.clone());
-            thread::spawn(move || flag.wait(node.as_ref()))
-        };
-        spin_until(|| flag.changed.waiters() == 1);
-        let second = {
-            let flag = flag.clone();
-            thread::spawn(move || flag.wait(pin!(Waiter::new()).as_ref()))
-        };
-        spin_until(|| flag.changed.waiters() == 2);
+        let (node, first, second) = two_waiters(&flag);
         node.interrupt();
         flag.set();
         flag.changed.notify_one();
@@ -138,17 +142,7 @@ fn a_notify_after_an_interrupt_goes_to_the_next_waiter() {
 fn an_interrupt_inside_a_notify_all_chain_does_not_break_it() {
     loom::model(|| {
         let flag = Flag::new();
-        let node = shared_node();
-        let first = {
-            let (flag, node) = (flag.clone(), node.clone());
-            thread::spawn(move || flag.wait(node.as_ref()))
-        };
-        spin_until(|| flag.changed.waiters() == 1);
-        let second = {
-            let flag = flag.clone();
-            thread::spawn(move || flag.wait(pin!(Waiter::new()).as_ref()))
-        };
-        spin_until(|| flag.changed.waiters() == 2);
+        let (node, first, second) = two_waiters(&flag);
 
         let interrupter = thread::spawn(move || node.interrupt());
         flag.set();

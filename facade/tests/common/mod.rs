@@ -48,3 +48,17 @@ pub fn thread_names() -> Vec<String> {
         .map(|name| name.trim().to_string())
         .collect()
 }
+
+/// xorshift64: deterministic per seed (which must not be 0), good enough to
+/// pick operations.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
