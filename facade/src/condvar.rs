@@ -25,10 +25,11 @@ use crate::Mutex;
 /// releases it by dropping the guard. (std's `wait_timeout` has the same
 /// shape for the same reason.)
 ///
-/// A notification that finds a waiter whose context has ended goes to the
-/// next waiter: a cancelled waiter never swallows a `notify_one`. A waiter
-/// woken by a notification returns `Ok` even if its context ended in the
-/// meantime. As with every condition variable, a wait may also return for
+/// A notification that finds a waiter whose context was cancelled goes to
+/// the next waiter: a cancelled waiter never swallows a `notify_one`. (A
+/// deadline ends a wait when the sleeping thread's timed wait returns; a
+/// notification that comes first is taken.) A waiter woken by a
+/// notification returns `Ok` even if its context ended in the meantime. As with every condition variable, a wait may also return for
 /// no visible reason: wait in a loop, or with [`wait_while`](Self::wait_while).
 ///
 /// One condvar serves one mutex at a time: waiting with another mutex while

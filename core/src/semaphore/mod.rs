@@ -82,9 +82,11 @@
 //! The code: this file has the fast paths and the blocking `acquire`;
 //! `queue` links, completes and grants under the list lock; `capacity`
 //! keeps requests above the capacity aside and moves them; `resize` has
-//! the releases, `add_permits`, `forget_permits`, `retire` and `close`.
+//! the releases, `add_permits`, `forget_permits`, `retire` and `close`;
+//! `error` has the two error types.
 
 mod capacity;
+mod error;
 mod queue;
 mod resize;
 
@@ -96,6 +98,7 @@ use crate::sync::{
     spin_hint, AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell, SPIN_LIMIT,
 };
 use crate::waiter::{Waiter, DONE, INTERRUPTED};
+pub use error::{AcquireError, TryAcquireError};
 use queue::Queue;
 
 const SLOW: u64 = 1 << 63;
@@ -104,76 +107,6 @@ const OVERSIZED: u64 = 1 << 63;
 
 /// The largest number of permits a semaphore can hold: 2^63 - 1.
 pub const MAX_PERMITS: u64 = SLOW - 1;
-
-/// Why [`RawSemaphore::try_acquire`] took nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TryAcquireError {
-    /// Not enough permits are available right now (or others are queued).
-    NoPermits,
-    /// The semaphore is closed.
-    Closed,
-    /// More permits were requested than the semaphore has in existence (an
-    /// [`acquire`](RawSemaphore::acquire) of as many would wait for
-    /// [`add_permits`](RawSemaphore::add_permits)).
-    TooLarge {
-        /// Permits requested.
-        requested: u64,
-        /// Permits in existence when the request was refused.
-        capacity: u64,
-    },
-}
-
-/// Why [`RawSemaphore::acquire`] took nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AcquireError {
-    /// The semaphore is closed, or was closed while the call waited.
-    Closed,
-    /// More than [`MAX_PERMITS`] were requested: no semaphore can ever
-    /// hold that many. (A request above the current capacity waits.)
-    TooLarge {
-        /// Permits requested.
-        requested: u64,
-        /// Permits in existence when the request was refused.
-        capacity: u64,
-    },
-    /// The call's [`Waiter`] was interrupted.
-    Interrupted,
-}
-
-impl core::fmt::Display for TryAcquireError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::NoPermits => f.write_str("not enough permits available"),
-            Self::Closed => f.write_str("semaphore closed"),
-            Self::TooLarge {
-                requested,
-                capacity,
-            } => write!(
-                f,
-                "requested {requested} permits from a semaphore of {capacity}"
-            ),
-        }
-    }
-}
-
-impl core::error::Error for TryAcquireError {}
-impl core::error::Error for AcquireError {}
-
-impl core::fmt::Display for AcquireError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Closed => f.write_str("semaphore closed"),
-            Self::TooLarge {
-                requested,
-                capacity,
-            } => write!(
-                f,
-                "requested {requested} permits from a semaphore of {capacity}"
-            ),
-            Self::Interrupted => f.write_str("wait interrupted"),
-        }
-    }
-}
 
 /// A weighted FIFO semaphore without RAII; see the [module docs](self).
 ///
