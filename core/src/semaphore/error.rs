@@ -2,6 +2,8 @@
 
 #[cfg(doc)]
 use super::{RawSemaphore, MAX_PERMITS};
+#[cfg(doc)]
+use crate::waiter::Waiter;
 
 /// Why [`RawSemaphore::try_acquire`] took nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,37 +40,39 @@ pub enum AcquireError {
     Interrupted,
 }
 
+/// The one wording of a refused request, for both errors.
+fn too_large(f: &mut core::fmt::Formatter<'_>, requested: u64, capacity: u64) -> core::fmt::Result {
+    write!(
+        f,
+        "requested {requested} permits from a semaphore of {capacity}"
+    )
+}
+
 impl core::fmt::Display for TryAcquireError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
+        match *self {
             Self::NoPermits => f.write_str("not enough permits available"),
             Self::Closed => f.write_str("semaphore closed"),
             Self::TooLarge {
                 requested,
                 capacity,
-            } => write!(
-                f,
-                "requested {requested} permits from a semaphore of {capacity}"
-            ),
+            } => too_large(f, requested, capacity),
+        }
+    }
+}
+
+impl core::fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::Closed => f.write_str("semaphore closed"),
+            Self::TooLarge {
+                requested,
+                capacity,
+            } => too_large(f, requested, capacity),
+            Self::Interrupted => f.write_str("wait interrupted"),
         }
     }
 }
 
 impl core::error::Error for TryAcquireError {}
 impl core::error::Error for AcquireError {}
-
-impl core::fmt::Display for AcquireError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Closed => f.write_str("semaphore closed"),
-            Self::TooLarge {
-                requested,
-                capacity,
-            } => write!(
-                f,
-                "requested {requested} permits from a semaphore of {capacity}"
-            ),
-            Self::Interrupted => f.write_str("wait interrupted"),
-        }
-    }
-}
