@@ -41,6 +41,7 @@ mod list;
 #[cfg(all(feature = "lock_api", not(loom)))]
 #[cfg_attr(docsrs, doc(cfg(feature = "lock_api")))]
 pub mod lock_api;
+mod locked;
 pub mod mutex;
 pub mod once;
 pub mod park;

@@ -52,6 +52,7 @@ use core::pin::Pin;
 use core::ptr;
 
 use crate::list::WaitList;
+use crate::locked::{self, WakeBatch};
 use crate::mutex::RawMutex;
 use crate::park::{DefaultPark, Park};
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, UnsafeCell};
@@ -165,35 +166,20 @@ impl<P: Park> RawCondvar<P> {
         if self.waiters() == 0 {
             return false;
         }
-        let mut woken: *const AtomicU32 = ptr::null();
-        let mut skipped = [ptr::null(); 4];
-        let mut skipped_len = 0;
         // SAFETY: lock held; linked nodes are alive.
-        self.locked(|waiting| unsafe {
+        self.locked(|waiting, wake| unsafe {
             while let Some(head) = waiting.list.head() {
                 let interrupted = (*head).word().load(Ordering::Acquire) & INTERRUPTED != 0;
-                let word = self.unlink_done(waiting, head, !interrupted, ptr::null());
+                // An interrupted owner was woken by its interrupter; the
+                // wake is for a parker that returned before seeing the
+                // interrupt (harmless otherwise).
+                wake.push(self.unlink_done(waiting, head, !interrupted, ptr::null()));
                 if !interrupted {
-                    woken = word;
-                    break;
+                    return true;
                 }
-                // Its interrupter woke the owner already; this wake is
-                // for a parker that returned before seeing the interrupt
-                // (harmless otherwise).
-                if skipped_len == skipped.len() {
-                    skipped.iter().for_each(|&w| P::wake_one(w));
-                    skipped_len = 0;
-                }
-                skipped[skipped_len] = word;
-                skipped_len += 1;
             }
-        });
-        skipped[..skipped_len].iter().for_each(|&w| P::wake_one(w));
-        if woken.is_null() {
-            return false;
-        }
-        P::wake_one(woken);
-        true
+            false
+        })
     }
 
     /// Wakes every waiter, one after the other (see the
@@ -204,37 +190,33 @@ impl<P: Park> RawCondvar<P> {
             return 0;
         }
         // SAFETY: lock held; linked nodes are alive.
-        let (head, notified) = self.locked(|waiting| unsafe {
+        self.locked(|waiting, wake| unsafe {
             // Interrupted nodes first: they leave, out of the chain.
             let mut cursor = waiting.list.head();
             while let Some(node) = cursor {
                 cursor = waiting.list.next(node);
                 if (*node).word().load(Ordering::Acquire) & INTERRUPTED != 0 {
-                    let word = self.unlink_done(waiting, node, false, ptr::null());
-                    P::wake_one(word);
+                    wake.push(self.unlink_done(waiting, node, false, ptr::null()));
                 }
             }
             // The rest form the chain: successors' words are taken while
             // every node is alive, then marked done from the tail.
-            let head = waiting.list.head();
             let mut notified = 0;
             let mut next_word: *const AtomicU32 = ptr::null();
             let mut cursor = waiting.list.tail();
             while !cursor.is_null() {
                 let prev = waiting.list.prev(cursor);
-                let word: *const AtomicU32 = (*cursor).word();
-                self.unlink_done(waiting, cursor, true, next_word);
-                next_word = word;
+                next_word = self.unlink_done(waiting, cursor, true, next_word);
                 notified += 1;
                 cursor = prev;
             }
-            // The loop ended at the head: `next_word` is its word.
-            (head.map(|_| next_word), notified)
-        });
-        if let Some(word) = head {
-            P::wake_one(word);
-        }
-        notified
+            // The loop ended at the head: `next_word` is its word, the only
+            // one of the chain woken here.
+            if !next_word.is_null() {
+                wake.push(next_word);
+            }
+            notified
+        })
     }
 
     /// Unlinks `node`, records its outcome (`notified` or interrupted) and
@@ -253,7 +235,7 @@ impl<P: Park> RawCondvar<P> {
         // SAFETY: the caller's obligations.
         unsafe {
             waiting.list.remove(node);
-            self.count(-1);
+            locked::count(&self.waiters, -1);
             (*node).queued_mut(|q| {
                 q.outcome = if notified {
                     Outcome::Granted
@@ -268,26 +250,10 @@ impl<P: Park> RawCondvar<P> {
         }
     }
 
-    /// Adjusts `waiters`; called under the list lock.
-    fn count(&self, delta: isize) {
-        let now = self.waiters.load(Ordering::Relaxed);
-        self.waiters
-            .store(now.wrapping_add_signed(delta), Ordering::Relaxed);
-    }
-
-    /// Runs `f` with the list lock held.
-    fn locked<R>(&self, f: impl FnOnce(&mut Waiting<P>) -> R) -> R {
-        /// Unlocks even if `f` panics.
-        struct Unlock<'a, P: Park>(&'a RawMutex<P>);
-        impl<P: Park> Drop for Unlock<'_, P> {
-            fn drop(&mut self) {
-                // SAFETY: locked by `locked` before the guard was made.
-                unsafe { self.0.unlock() };
-            }
-        }
-        self.lock.lock();
-        let _unlock = Unlock(&self.lock);
-        // SAFETY: the list lock is held for the whole access.
-        self.waiting.with_mut(|waiting| f(unsafe { &mut *waiting }))
+    /// Runs `f` with the list lock held; wakes what it pushed once the
+    /// lock is released.
+    fn locked<R>(&self, f: impl FnOnce(&mut Waiting<P>, &mut WakeBatch<P>) -> R) -> R {
+        // SAFETY: the list is only reached through this function.
+        unsafe { locked::with_lock(&self.lock, &self.waiting, f) }
     }
 }

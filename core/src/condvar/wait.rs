@@ -4,6 +4,7 @@
 
 use core::ptr;
 
+use crate::locked;
 use crate::mutex::RawMutex;
 use crate::park::Park;
 use crate::sync::{AtomicU32, Ordering};
@@ -30,7 +31,7 @@ impl<P: Park> RawCondvar<P> {
         let mutex_id = mutex as *const RawMutex<P> as *const ();
         // SAFETY: lock held; `node` is pinned, claimed and not linked, and
         // the guard made below unlinks it before the borrows end.
-        let bound = self.locked(|waiting| unsafe {
+        let bound = self.locked(|waiting, _| unsafe {
             if waiting.list.is_empty() {
                 waiting.mutex = mutex_id;
             } else if waiting.mutex != mutex_id {
@@ -41,7 +42,7 @@ impl<P: Park> RawCondvar<P> {
                 q.chain = ptr::null();
             });
             waiting.list.insert_after(waiting.list.tail(), node_ptr);
-            self.count(1);
+            locked::count(&self.waiters, 1);
             true
         });
         assert!(
@@ -71,13 +72,13 @@ impl<P: Park> RawCondvar<P> {
         if node.word().load(Ordering::Acquire) & DONE == 0 {
             // SAFETY: lock held; our node is linked here unless a notifier
             // unlinked it (and then set DONE).
-            let left = self.locked(|waiting| unsafe {
+            let left = self.locked(|waiting, _| unsafe {
                 if node.word().load(Ordering::Acquire) & DONE != 0 {
                     return false;
                 }
                 let was_linked = waiting.list.remove(node_ptr);
                 debug_assert!(was_linked, "concur-core: a condvar waiter left twice");
-                self.count(-1);
+                locked::count(&self.waiters, -1);
                 true
             });
             if left {

@@ -13,8 +13,9 @@ use crate::park::Park;
 use crate::sync::Ordering;
 use crate::waiter::{Outcome, Waiter, INTERRUPTED};
 
-use super::queue::{Queue, WakeBatch};
+use super::queue::Queue;
 use super::{RawSemaphore, OVERSIZED, SLOW};
+use crate::locked::{self, WakeBatch};
 
 impl<P: Park> RawSemaphore<P> {
     /// Whether `n` is above the capacity; if so, sets `OVERSIZED` in the
@@ -72,8 +73,7 @@ impl<P: Park> RawSemaphore<P> {
             }
             list.insert_after(anchor, node);
         }
-        self.waiters
-            .store(self.waiters.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        locked::count(&self.waiters, 1);
     }
 
     /// Unlinks `node` from whichever list holds it and uncounts it; clears
@@ -94,8 +94,25 @@ impl<P: Park> RawSemaphore<P> {
             // SAFETY: linked into this list.
             unsafe { queue.list.remove(node) };
         }
-        self.waiters
-            .store(self.waiters.load(Ordering::Relaxed) - 1, Ordering::Relaxed);
+        locked::count(&self.waiters, -1);
+    }
+
+    /// Takes back the partial grant of a queued `node` (it needs its whole
+    /// request again) and returns it, for the caller to pass on.
+    ///
+    /// # Safety
+    /// The list lock is held and `node` is linked into the queue.
+    unsafe fn take_back_locked(queue: &mut Queue<P>, node: *const Waiter<P>) -> u64 {
+        // SAFETY: the caller's obligations.
+        let granted = unsafe {
+            (*node).queued_mut(|q| {
+                let granted = q.requested - q.need;
+                q.need = q.requested;
+                granted
+            })
+        };
+        queue.pending -= granted;
+        granted
     }
 
     /// Moves a queued request that no longer fits `capacity` to the
@@ -111,12 +128,7 @@ impl<P: Park> RawSemaphore<P> {
         // SAFETY: the caller's obligations; the node stays alive while we
         // relink it, since its owner waits for DONE or the lock.
         unsafe {
-            let granted = (*node).queued_mut(|q| {
-                let granted = q.requested - q.need;
-                q.need = q.requested;
-                granted
-            });
-            queue.pending -= granted;
+            let granted = Self::take_back_locked(queue, node);
             self.unlink_locked(queue, node);
             self.link_locked(queue, node, true);
             granted
@@ -159,13 +171,7 @@ impl<P: Park> RawSemaphore<P> {
                 self.link_locked(queue, node, false);
                 promoted = true;
                 if let Some(old) = head.filter(|_| queue.list.head() == Some(node)) {
-                    let granted = (*old).queued_mut(|q| {
-                        let granted = q.requested - q.need;
-                        q.need = q.requested;
-                        granted
-                    });
-                    queue.pending -= granted;
-                    permits += granted;
+                    permits += Self::take_back_locked(queue, old);
                 }
             }
         }

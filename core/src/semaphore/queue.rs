@@ -3,10 +3,8 @@
 //! grant routine every release and every leaver goes through, all under the
 //! list lock. See the [parent module](super) for the invariants.
 
-use core::marker::PhantomData;
-
 use crate::list::WaitList;
-use crate::mutex::RawMutex;
+use crate::locked::{self, WakeBatch};
 use crate::park::Park;
 use crate::sync::{abort, AtomicU32, OnUnwind, Ordering};
 use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
@@ -37,40 +35,6 @@ impl<P: Park> Queue<P> {
     }
 }
 
-/// Nodes to wake once the list lock is released, so woken threads do not
-/// run into a held lock. Waking uses only addresses (see [`Park`]), so a
-/// node freed by its owner before the wake is harmless.
-pub(super) struct WakeBatch<P: Park> {
-    words: [*const AtomicU32; 8],
-    len: usize,
-    _park: PhantomData<fn() -> P>,
-}
-
-impl<P: Park> WakeBatch<P> {
-    fn new() -> Self {
-        Self {
-            words: [core::ptr::null(); 8],
-            len: 0,
-            _park: PhantomData,
-        }
-    }
-
-    fn push(&mut self, word: *const AtomicU32) {
-        if self.len == self.words.len() {
-            self.wake();
-        }
-        self.words[self.len] = word;
-        self.len += 1;
-    }
-
-    fn wake(&mut self) {
-        for &word in &self.words[..self.len] {
-            P::wake_one(word);
-        }
-        self.len = 0;
-    }
-}
-
 impl<P: Park> RawSemaphore<P> {
     /// Takes `n` permits if the queue is empty and they are there; otherwise
     /// links `node` (claimed by the caller) at the tail: of the queue, taking
@@ -98,41 +62,17 @@ impl<P: Park> RawSemaphore<P> {
             }
             let ticket = queue.next_ticket;
             queue.next_ticket += 1;
-            if self.mark_oversized_locked(n) {
-                // Above the capacity: wait aside, holding nothing and holding
-                // up nobody, until `add_permits` makes the request fit.
-                node.queued_mut(|q| {
-                    q.requested = n;
-                    q.need = n;
-                    q.outcome = Outcome::Pending;
-                    q.ticket = ticket;
-                });
-                self.link_locked(queue, node_ptr, true);
-                return Ok(true);
-            }
-            // Take what is available and mark the queue non-empty in one step.
-            let mut state = self.state.load(Ordering::Acquire);
-            let taken = loop {
-                if state & SLOW == 0 && state >= n {
-                    match self.state.compare_exchange_weak(
-                        state,
-                        state - n,
-                        Ordering::Acquire,
-                        Ordering::Acquire,
-                    ) {
-                        Ok(_) => return Ok(false),
-                        Err(now) => state = now,
-                    }
-                    continue;
-                }
-                match self.state.compare_exchange_weak(
-                    state,
-                    SLOW,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => break state & !SLOW,
-                    Err(now) => state = now,
+            // Above the capacity: wait aside, holding nothing and holding up
+            // nobody, until `add_permits` makes the request fit. Otherwise
+            // take what is available and mark the queue non-empty in one
+            // step.
+            let oversized = self.mark_oversized_locked(n);
+            let taken = if oversized {
+                0
+            } else {
+                match self.take_or_mark_queued_locked(n) {
+                    Some(taken) => taken,
+                    None => return Ok(false),
                 }
             };
             node.queued_mut(|q| {
@@ -142,9 +82,39 @@ impl<P: Park> RawSemaphore<P> {
                 q.ticket = ticket;
             });
             queue.pending += taken;
-            self.link_locked(queue, node_ptr, false);
+            self.link_locked(queue, node_ptr, oversized);
             Ok(true)
         })
+    }
+
+    /// Takes `n` permits if the queue is empty and they are available
+    /// (`None`); otherwise takes what is available and sets `SLOW` in the
+    /// same step, returning what it took.
+    ///
+    /// Called under the list lock (`SLOW` is set only under it).
+    fn take_or_mark_queued_locked(&self, n: u64) -> Option<u64> {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & SLOW == 0 && state >= n {
+                match self.state.compare_exchange_weak(
+                    state,
+                    state - n,
+                    Ordering::Acquire,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return None,
+                    Err(now) => state = now,
+                }
+                continue;
+            }
+            match self
+                .state
+                .compare_exchange_weak(state, SLOW, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(state & !SLOW),
+                Err(now) => state = now,
+            }
+        }
     }
 
     /// Ends a queued wait whose node word has `DONE` or `INTERRUPTED` set:
@@ -201,28 +171,8 @@ impl<P: Park> RawSemaphore<P> {
     /// Runs `f` on the queue with the list lock held, then, after unlocking,
     /// wakes the nodes `f` finished.
     pub(super) fn locked<R>(&self, f: impl FnOnce(&mut Queue<P>, &mut WakeBatch<P>) -> R) -> R {
-        /// Unlocks, then wakes, even if `f` panics (a debug assertion), so a
-        /// panic can never leave the list lock held.
-        struct Unlock<'a, P: Park> {
-            lock: &'a RawMutex<P>,
-            wake: WakeBatch<P>,
-        }
-        impl<P: Park> Drop for Unlock<'_, P> {
-            fn drop(&mut self) {
-                // SAFETY: locked by `locked` on this thread before the guard
-                // was made.
-                unsafe { self.lock.unlock() };
-                self.wake.wake();
-            }
-        }
-        self.lock.lock();
-        let mut guard = Unlock {
-            lock: &self.lock,
-            wake: WakeBatch::new(),
-        };
-        // SAFETY: the list lock is held for the whole access.
-        self.queue
-            .with_mut(|queue| f(unsafe { &mut *queue }, &mut guard.wake))
+        // SAFETY: the queue is only reached through this function.
+        unsafe { locked::with_lock(&self.lock, &self.queue, f) }
     }
 
     /// Gives `permits` to the queue, head first, then puts what is left into
