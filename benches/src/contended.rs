@@ -3,6 +3,8 @@
 //! (lower is better).
 //!
 //! * `mutex_contended_T`: lock, increment, unlock vs std and parking_lot.
+//! * `rwlock_write_contended_T`: the same through the write lock of an
+//!   `RwLock` (its writers spin and yield like the mutex).
 //! * `semaphore_contended_T`: a semaphore of 1 permit, blocking acquire then
 //!   release, vs tokio's (through a parking `block_on`) and a `Mutex` +
 //!   `Condvar` semaphore.
@@ -42,7 +44,7 @@ pub fn run_threads(threads: usize, iters: u64, op: impl Fn() + Sync) -> Duration
 pub fn groups() -> Vec<Group> {
     [2, 8]
         .into_iter()
-        .flat_map(|t| [mutex(t), semaphore(t)])
+        .flat_map(|t| [mutex(t), rwlock_write(t), semaphore(t)])
         .collect()
 }
 
@@ -65,6 +67,30 @@ fn mutex(threads: usize) -> Group {
             let m = parking_lot::Mutex::new(0u64);
             run_threads(threads, n, || *black_box(&m).lock() += 1)
         })
+}
+
+fn rwlock_write(threads: usize) -> Group {
+    let name = if threads == 2 {
+        "rwlock_write_contended_2"
+    } else {
+        "rwlock_write_contended_8"
+    };
+    Group::new(
+        name,
+        "write lock, increment, unlock (per operation, all threads)",
+    )
+    .case("concur", move |n| {
+        let l = concur_sync::RwLock::new(0u64);
+        run_threads(threads, n, || *black_box(&l).write() += 1)
+    })
+    .case("std", move |n| {
+        let l = std::sync::RwLock::new(0u64);
+        run_threads(threads, n, || *black_box(&l).write().unwrap() += 1)
+    })
+    .case("parking_lot", move |n| {
+        let l = parking_lot::RwLock::new(0u64);
+        run_threads(threads, n, || *black_box(&l).write() += 1)
+    })
 }
 
 fn semaphore(threads: usize) -> Group {

@@ -20,6 +20,7 @@ pub mod measure;
 pub mod render;
 pub mod sizes;
 pub mod uncontended;
+pub mod waits;
 
 /// One measured thing: `run(iters)` performs `iters` iterations and
 /// returns how long they took.

@@ -18,6 +18,9 @@ pub struct Settings {
     pub cancels: usize,
     /// Blocked calls per deadline-overshoot distribution.
     pub deadlines: usize,
+    /// Acquisitions per thread in a contended lock-wait distribution (the
+    /// first thread to reach it stops them all).
+    pub lock_waits: usize,
 }
 
 /// A measured case: median nanoseconds per iteration.

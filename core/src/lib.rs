@@ -47,6 +47,7 @@ pub mod once;
 pub mod park;
 pub mod rwlock;
 pub mod semaphore;
+mod spin;
 #[cfg(feature = "step")]
 #[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 pub mod step;

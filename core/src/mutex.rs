@@ -18,8 +18,11 @@
 //!
 //! Fast paths are one read-modify-write each: `fetch_or(LOCKED)` to lock
 //! (a `lock bts` on x86), `fetch_and(!(LOCKED | PARKED))` to unlock. The slow
-//! path spins briefly while the holder runs, then marks `PARKED` and sleeps
-//! on the word. A thread that has slept takes the lock with `PARKED` set,
+//! path spins a little, then yields the processor a few times (through
+//! [`Park::yield_now`]), while nobody sleeps; then it marks `PARKED` and
+//! sleeps on the word. A free lock is taken by whoever finds it first, a
+//! running thread or one just woken (barging, as in parking_lot and std):
+//! handing it to a sleeper would stall the lock for a whole wake-up. A thread that has slept takes the lock with `PARKED` set,
 //! since the unlock that woke it cleared the bit and others may still sleep
 //! (at worst one spurious wake); a thread that never slept keeps the bit as
 //! it found it, so an uncontended lock never pays for a wake.
@@ -49,7 +52,8 @@ use core::marker::PhantomData;
 use core::pin::Pin;
 
 use crate::park::{DefaultPark, Park};
-use crate::sync::{spin_hint, AtomicU32, Ordering, SPIN_LIMIT};
+use crate::spin::SpinWait;
+use crate::sync::{AtomicU32, Ordering};
 #[cfg(doc)]
 use crate::waiter::EPOCH_UNIT;
 use crate::waiter::{Interrupted, Waiter};
@@ -132,10 +136,14 @@ impl<P: Park> RawMutex<P> {
 
     #[cold]
     fn lock_contended(&self, node: Option<&Waiter<P>>) -> Result<(), Interrupted> {
-        let mut word = self.spin();
+        let mut spin = SpinWait::<P>::new();
         // Set once this thread has slept: only then may others sleep unseen.
         let mut parked = 0;
+        let mut word = self.word.load(Ordering::Acquire);
         loop {
+            // A free lock is taken even when others sleep (barging): the
+            // running thread is the cheapest next holder, and a sleeper
+            // still gets its wake.
             if word & LOCKED == 0 {
                 match self.word.compare_exchange_weak(
                     word,
@@ -149,6 +157,12 @@ impl<P: Park> RawMutex<P> {
                         continue;
                     }
                 }
+            }
+            // Spin and yield while nobody sleeps: once someone does, the
+            // lock is plainly slow and we sleep beside them.
+            if word & PARKED == 0 && spin.spin() {
+                word = self.word.load(Ordering::Acquire);
+                continue;
             }
             if word & PARKED == 0 {
                 match self.word.compare_exchange_weak(
@@ -171,21 +185,8 @@ impl<P: Park> RawMutex<P> {
             }
             crate::waiter::sleep(node, &self.word, word, || {});
             parked = PARKED;
-            word = self.spin();
-        }
-    }
-
-    /// Spins while the lock is held by a running thread and nobody sleeps.
-    #[inline]
-    fn spin(&self) -> u32 {
-        let mut spins = SPIN_LIMIT;
-        loop {
-            let word = self.word.load(Ordering::Acquire);
-            if word & (LOCKED | PARKED) != LOCKED || spins == 0 {
-                return word;
-            }
-            spins -= 1;
-            spin_hint();
+            spin.reset();
+            word = self.word.load(Ordering::Acquire);
         }
     }
 

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use concur_benches::latency::{self, PingPong};
 use concur_benches::measure::{measure_group, Distribution, Settings};
 use concur_benches::render::{bar_chart, fmt_d, fmt_ns, machine};
+use concur_benches::waits::{lock_waits, Lock};
 use concur_benches::{sizes, throughput_groups};
 
 struct Bar {
@@ -45,14 +46,17 @@ impl Limit {
 /// The benchmark issue's bars on the ratio of two cases of one group:
 /// (description, group, numerator case, denominator case, limit).
 #[rustfmt::skip]
-const RATIO_BARS: [(&str, &str, &str, &str, Limit); 20] = [
-    ("Mutex uncontended, concur ÷ std (≤ 1.0)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.0)),
+const RATIO_BARS: [(&str, &str, &str, &str, Limit); 23] = [
+    ("Mutex uncontended, concur ÷ std (≤ 1.05)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.05)),
     ("Mutex uncontended, concur ÷ parking_lot (≤ 1.0)", "mutex_uncontended", "concur", "parking_lot", Limit::AtMost(1.0)),
     ("lock_ctx(background) ÷ lock() (≤ 1.05)", "mutex_uncontended", "concur_lock_ctx_background", "concur", Limit::AtMost(1.05)),
     ("lock_ctx(live context) ÷ lock() (≤ 1.3)", "mutex_uncontended", "concur_lock_ctx_live", "concur", Limit::AtMost(1.3)),
     ("Semaphore uncontended, try_acquire ÷ tokio try_acquire (≤ 0.6)", "semaphore_uncontended", "concur_try_acquire", "tokio_try_acquire", Limit::AtMost(0.6)),
     ("Semaphore(1) contended, 2 threads, concur ÷ tokio (≤ 0.25)", "semaphore_contended_2", "concur", "tokio", Limit::AtMost(0.25)),
-    ("Mutex contended, 2 threads, concur ÷ parking_lot (≤ 1.2)", "mutex_contended_2", "concur", "parking_lot", Limit::AtMost(1.2)),
+    ("Mutex contended, 2 threads, concur ÷ parking_lot (≤ 1.1)", "mutex_contended_2", "concur", "parking_lot", Limit::AtMost(1.1)),
+    ("Mutex contended, 8 threads, concur ÷ parking_lot (≤ 1.1)", "mutex_contended_8", "concur", "parking_lot", Limit::AtMost(1.1)),
+    ("RwLock writers contended, 2 threads, concur ÷ parking_lot (≤ 1.1)", "rwlock_write_contended_2", "concur", "parking_lot", Limit::AtMost(1.1)),
+    ("RwLock writers contended, 8 threads, concur ÷ parking_lot (≤ 1.1)", "rwlock_write_contended_8", "concur", "parking_lot", Limit::AtMost(1.1)),
     ("Fan-out, concur group ÷ rayon scope (≤ 1.5)", "fanout_10000", "concur_group", "rayon_scope", Limit::AtMost(1.5)),
     ("Fan-out, thread per task ÷ concur group (≥ 100)", "fanout_10000", "thread_per_task", "concur_group", Limit::AtLeast(100.0)),
     ("WaitGroup, concur ÷ crossbeam (≤ 0.5)", "wait_group_100", "concur", "crossbeam", Limit::AtMost(0.5)),
@@ -77,6 +81,7 @@ fn main() {
             pings: 2_000,
             cancels: 200,
             deadlines: 50,
+            lock_waits: 50_000,
         }
     } else {
         Settings {
@@ -85,6 +90,7 @@ fn main() {
             pings: 20_000,
             cancels: 2_000,
             deadlines: 1_000,
+            lock_waits: 500_000,
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -139,6 +145,15 @@ fn main() {
         "parking_lot try_lock_until on a held lock: return minus deadline (1 ms)",
         latency::parking_lot_deadline_overshoot(settings.deadlines, ms),
     ));
+    for threads in [2, 8] {
+        for lock in Lock::ALL {
+            dists.push(Distribution::new(
+                lock.series(threads),
+                "each lock() of a contended mutex (every thread, all contending)",
+                lock_waits(lock, threads, settings.lock_waits),
+            ));
+        }
+    }
     let elapsed = started.elapsed();
 
     let group = |name: &str| {
@@ -186,6 +201,25 @@ fn main() {
             met: overshoot_p99 < Duration::from_millis(1),
         },
     ]);
+    // Fairness: the tail of the waits behind the throughput.
+    for threads in [2, 8] {
+        let p999 = |lock: Lock| dist(lock.series(threads)).quantile(0.999);
+        let max = |lock: Lock| *dist(lock.series(threads)).sorted.last().expect("samples");
+        let (ours, theirs) = (p999(Lock::Concur), p999(Lock::ParkingLot));
+        bars.push(Bar {
+            what: format!(
+                "Lock wait p99.9, {threads} threads, concur ≤ parking_lot (longest waits beside)"
+            ),
+            measured: format!(
+                "{} vs {} (max {} vs {})",
+                fmt_d(ours),
+                fmt_d(theirs),
+                fmt_d(max(Lock::Concur)),
+                fmt_d(max(Lock::ParkingLot))
+            ),
+            met: ours <= theirs,
+        });
+    }
     // Both sleep in the kernel's timed futex: nothing may be added on top.
     let anchor = dist("deadline_overshoot_parking_lot");
     for (series, call) in [
@@ -240,6 +274,8 @@ fn main() {
     for name in [
         "mutex_contended_2",
         "mutex_contended_8",
+        "rwlock_write_contended_2",
+        "rwlock_write_contended_8",
         "semaphore_contended_2",
         "semaphore_contended_8",
     ] {
@@ -309,17 +345,18 @@ fn main() {
         md,
         "![contended](benches/plots/contended.svg)\n\n![fan-out](benches/plots/fanout.svg)\n"
     );
-    let _ = writeln!(md, "## Latency distributions\n\n| series | what | samples | median | p90 | p99 | max |\n|---|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "## Latency distributions\n\n| series | what | samples | median | p90 | p99 | p99.9 | max |\n|---|---|---:|---:|---:|---:|---:|---:|");
     for d in &dists {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             d.name,
             d.what,
             d.sorted.len(),
             fmt_d(d.quantile(0.5)),
             fmt_d(d.quantile(0.9)),
             fmt_d(d.quantile(0.99)),
+            fmt_d(d.quantile(0.999)),
             fmt_d(*d.sorted.last().expect("samples"))
         );
     }

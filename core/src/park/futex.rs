@@ -17,7 +17,8 @@ use crate::sync::AtomicU32;
 /// | FreeBSD, macOS, iOS | `atomic-wait` (`_umtx_op`; libc++'s address monitor) | none yet ([`NoDeadline`](crate::NoDeadline)): concur-sync delivers deadlines from a timer thread there (libc++'s monitor has no timed wait; a timed `__ulock_wait` would need every wake to go through `__ulock_wake` too) |
 ///
 /// A timed wait reports `TimedOut` only once the clock has reached the
-/// deadline: it never ends early.
+/// deadline: it never ends early. [`Park::yield_now`] is `sched_yield` on
+/// Unix and `SwitchToThread` on Windows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FutexPark;
 
@@ -250,4 +251,31 @@ unsafe impl Park for FutexPark {
     fn wake_all(word: *const AtomicU32) {
         atomic_wait::wake_all(word);
     }
+    #[inline]
+    fn yield_now() {
+        os_yield();
+    }
+}
+
+/// Gives the processor to another runnable thread, if there is one.
+#[cfg(unix)]
+fn os_yield() {
+    // SAFETY: sched_yield takes no arguments and cannot fail on Linux; its
+    // result is only ever 0 (or -1 where unsupported, which we ignore: the
+    // caller re-checks its word either way).
+    unsafe { libc::sched_yield() };
+}
+
+/// Gives the processor to another runnable thread, if there is one.
+#[cfg(windows)]
+fn os_yield() {
+    // SAFETY: SwitchToThread takes no arguments; its result only says
+    // whether another thread ran.
+    unsafe { windows_sys::Win32::System::Threading::SwitchToThread() };
+}
+
+/// No yield on this target: a spin hint (what the trait's default does).
+#[cfg(not(any(unix, windows)))]
+fn os_yield() {
+    crate::sync::spin_hint();
 }

@@ -5,7 +5,8 @@ use core::pin::Pin;
 
 use super::{unlocked, Attempt, RawRwLock, WRITER_UNIT, WRITE_LOCKED};
 use crate::park::Park;
-use crate::sync::{spin_hint, Ordering, SPIN_LIMIT};
+use crate::spin::SpinWait;
+use crate::sync::Ordering;
 use crate::waiter::{Interrupted, Waiter};
 
 impl<P: Park> RawRwLock<P> {
@@ -67,14 +68,13 @@ impl<P: Park> RawRwLock<P> {
 
     #[cold]
     fn write_contended(&self, node: Option<&Waiter<P>>) -> Result<(), Interrupted> {
-        // Spin briefly before announcing ourselves: announcing stops readers.
-        let mut spins = SPIN_LIMIT;
-        while spins > 0 {
+        // Spin, then yield (the `spin` module's schedule), before announcing
+        // ourselves: announcing stops readers, and a sleep costs a wake.
+        let mut spin = SpinWait::<P>::new();
+        while spin.spin() {
             if self.try_write() {
                 return Ok(());
             }
-            spins -= 1;
-            spin_hint();
         }
         self.announce_writer();
         loop {

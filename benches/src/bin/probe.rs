@@ -1,0 +1,84 @@
+//! Measures only the throughput groups named on the command line, the way
+//! the report does (calibrated, round-robin, median of 15 samples), and
+//! prints their tables: for iterating on one primitive without a full
+//! report run. Writes nothing.
+//!
+//! ```text
+//! cargo run -p concur-benches --release --bin probe -- mutex_contended condvar_
+//! ```
+//!
+//! Each argument is a prefix of group names; `--waits` adds the contended
+//! lock-wait distributions; `--runs N` repeats the whole measurement N
+//! times (a bar counts when the median of three runs meets it).
+
+use std::time::Duration;
+
+use concur_benches::measure::{measure_group, Distribution, Settings};
+use concur_benches::render::{fmt_d, fmt_ns};
+use concur_benches::throughput_groups;
+use concur_benches::waits::{lock_waits, Lock};
+
+fn main() {
+    let mut prefixes = Vec::new();
+    let mut runs = 1;
+    let mut waits = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--waits" {
+            waits = true;
+        } else if arg == "--runs" {
+            runs = args
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("--runs takes a count");
+        } else {
+            prefixes.push(arg);
+        }
+    }
+    let settings = Settings {
+        samples: 15,
+        target: Duration::from_millis(20),
+        pings: 0,
+        cancels: 0,
+        deadlines: 0,
+        lock_waits: 500_000,
+    };
+    for run in 1..=runs {
+        for group in throughput_groups()
+            .into_iter()
+            .filter(|g| prefixes.iter().any(|p| g.name.starts_with(p.as_str())))
+        {
+            let result = measure_group(group, &settings);
+            let base = result.cases[0].ns;
+            println!("run {run}: {}", result.name);
+            for case in &result.cases {
+                println!(
+                    "  {:<32} {:>10}  concur ÷ case {:.2}",
+                    case.name,
+                    fmt_ns(case.ns),
+                    base / case.ns
+                );
+            }
+        }
+        if waits {
+            for threads in [2, 8] {
+                for lock in Lock::ALL {
+                    let d = Distribution::new(
+                        lock.series(threads),
+                        "",
+                        lock_waits(lock, threads, settings.lock_waits),
+                    );
+                    println!(
+                        "run {run}: {:<26} n {:>8} p50 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}",
+                        d.name,
+                        d.sorted.len(),
+                        fmt_d(d.quantile(0.5)),
+                        fmt_d(d.quantile(0.99)),
+                        fmt_d(d.quantile(0.999)),
+                        fmt_d(*d.sorted.last().expect("samples"))
+                    );
+                }
+            }
+        }
+    }
+}
