@@ -56,6 +56,8 @@ impl<P: Park> SpinWait<P> {
     /// `false` without waiting once the schedule is used up: then the
     /// caller should sleep.
     #[inline]
+    // Under loom both bounds are 0, which clippy finds absurd.
+    #[cfg_attr(loom, allow(clippy::absurd_extreme_comparisons))]
     pub(crate) fn spin(&mut self) -> bool {
         if self.rounds >= SPINS + YIELDS {
             return false;

@@ -1,7 +1,7 @@
 //! `Condvar`: a condition variable for [`Mutex`] whose waits take a
 //! [`Context`], over the core's [`RawCondvar`] (intrusive waiters, so a
 //! cancel or a deadline ends exactly one wait, and a `notify_all` that wakes
-//! the waiters one after the other instead of all at once).
+//! the waiters two at a time instead of all at once).
 
 use std::fmt;
 
@@ -141,9 +141,10 @@ impl Condvar {
         self.raw.notify_one()
     }
 
-    /// Wakes every waiter; returns how many. They wake one after the other,
-    /// each once the one before holds the lock, so they do not all run into
-    /// it at once.
+    /// Wakes every waiter; returns how many. The first two wake at once and
+    /// each later one once the waiter two ahead of it holds the lock, so
+    /// the next is awake while one holds the lock, and they do not all run
+    /// into it at once.
     #[inline]
     pub fn notify_all(&self) -> usize {
         self.raw.notify_all()

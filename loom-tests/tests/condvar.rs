@@ -1,10 +1,10 @@
 //! Models of `RawCondvar` and `RawBarrier`: a notify racing a wait (no lost
 //! wake-up), an interrupt racing `notify_one` (the notification is not
 //! swallowed by the interrupted waiter: it reaches the other one), a notify
-//! after an interrupt (it skips the interrupted waiter), an
-//! interrupt inside a `notify_all` chain (the chain goes on), and a barrier
-//! round with an interrupted waiter (the round still completes with a
-//! replacement, and nobody is left asleep).
+//! after an interrupt (it skips the interrupted waiter), an interrupt
+//! beside and inside a `notify_all` chain (the chain goes on), and a
+//! barrier round with an interrupted waiter (the round still completes
+//! with a replacement, and nobody is left asleep).
 
 #![cfg(loom)]
 
@@ -135,11 +135,11 @@ fn a_notify_after_an_interrupt_goes_to_the_next_waiter() {
     });
 }
 
-/// The first of two waiters is interrupted while `notify_all` chains them:
-/// interrupted before, it leaves and the second is notified directly;
-/// notified before, it must still wake the second once it has the mutex.
+/// The first of two waiters is interrupted while `notify_all` wakes them
+/// (both directly: the chain is two links wide): whichever comes first, the
+/// second sees the flag.
 #[test]
-fn an_interrupt_inside_a_notify_all_chain_does_not_break_it() {
+fn an_interrupt_beside_notify_all_does_not_strand_the_other() {
     loom::model(|| {
         let flag = Flag::new();
         let (node, first, second) = two_waiters(&flag);
@@ -149,8 +149,40 @@ fn an_interrupt_inside_a_notify_all_chain_does_not_break_it() {
         assert!(flag.changed.notify_all() <= 2);
         interrupter.join().unwrap();
         let _ = first.join().unwrap();
+        assert!(second.join().unwrap(), "the other waiter was not woken");
+        assert_eq!(flag.changed.waiters(), 0);
+    });
+}
+
+/// The first of three waiters is interrupted while `notify_all` chains
+/// them: interrupted before, it leaves and the other two are woken
+/// directly; notified before, it must still wake the third (two behind it)
+/// once it has the mutex. Three waiters explode the schedules at bound 2
+/// (minutes), so this model runs at bound 1 unless `CONCUR_LOOM_CHAIN_FULL`
+/// is set (then at `LOOM_MAX_PREEMPTIONS`; `.ci/long` runs it at 2).
+#[test]
+fn an_interrupt_inside_a_notify_all_chain_does_not_break_it() {
+    let mut builder = loom::model::Builder::new();
+    if std::env::var_os("CONCUR_LOOM_CHAIN_FULL").is_none() {
+        builder.preemption_bound = Some(1);
+    }
+    builder.check(|| {
+        let flag = Flag::new();
+        let (node, first, second) = two_waiters(&flag);
+        let third = {
+            let flag = flag.clone();
+            thread::spawn(move || flag.wait(pin!(Waiter::new()).as_ref()))
+        };
+        spin_until(|| flag.changed.waiters() == 3);
+
+        let interrupter = thread::spawn(move || node.interrupt());
+        flag.set();
+        assert!(flag.changed.notify_all() <= 3);
+        interrupter.join().unwrap();
+        let _ = first.join().unwrap();
+        assert!(second.join().unwrap());
         assert!(
-            second.join().unwrap(),
+            third.join().unwrap(),
             "the chain stopped at the interrupted waiter"
         );
         assert_eq!(flag.changed.waiters(), 0);

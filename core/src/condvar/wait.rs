@@ -66,7 +66,8 @@ impl<P: Park> RawCondvar<P> {
 
     /// Ends a wait whose node word has `DONE` or `INTERRUPTED`: leaves the
     /// list if still linked (`Err`), else reads the outcome. `Ok(Some(w))`:
-    /// notified by `notify_all`, and `w` is the successor's word to wake.
+    /// notified by `notify_all`, and `w` is the word to wake next in its
+    /// chain (the waiter two behind).
     fn finish_wait(&self, node: &Waiter<P>) -> Result<Option<*const AtomicU32>, Interrupted> {
         let node_ptr: *const Waiter<P> = node;
         if node.word().load(Ordering::Acquire) & DONE == 0 {
@@ -122,7 +123,7 @@ impl<P: Park> Linked<'_, P> {
     }
 
     /// Leaves the list or reads the outcome (once), locks the mutex again
-    /// (once), then wakes the chain successor (once). Idempotent, so the
+    /// (once), then wakes the next word of its chain (once). Idempotent, so the
     /// drop after a normal end does nothing, and a drop after an unwind
     /// finishes what is left. An unwind inside it during an unwind aborts.
     pub(crate) fn end(&mut self) -> Result<(), Interrupted> {

@@ -9,8 +9,8 @@
 //! result must be the model's (FIFO notification, interrupted waiters
 //! skipped, a notified waiter returns `Ok` even if interrupted later), and
 //! every wake the model expects must have reached the right node word: the
-//! notified head at once, and each waiter of a `notify_all` chain when the
-//! one before it finishes. At the end every notified waiter was woken.
+//! notified head at once, the first two waiters of a `notify_all` chain at
+//! once and each later one when the waiter two ahead of it finishes. At the end every notified waiter was woken.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -86,13 +86,15 @@ impl Model {
             self.state[id] = State::Skipped;
             woken.push(id);
         }
+        // Two links wide: the first two are woken now, and each notified
+        // waiter wakes the one two behind it when it finishes.
         for (i, &id) in chain.iter().enumerate() {
             self.state[id] = State::Notified {
-                next: chain.get(i + 1).copied(),
+                next: chain.get(i + 2).copied(),
             };
             self.notified[id] = true;
         }
-        woken.extend(chain.first().copied());
+        woken.extend(chain.iter().take(2).copied());
         (chain.len(), woken)
     }
 
