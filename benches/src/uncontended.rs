@@ -9,12 +9,15 @@
 //! * `wait_group_100`: 100 add/done then wait vs crossbeam's `WaitGroup`
 //!   (a clone per task) and a bare atomic counter.
 //! * `pool_get_put`: vs allocating the object and a `Mutex<Vec<T>>` pool.
-//! * `once_get`: the initialized fast path vs `std::sync::OnceLock`.
+//! * `once_get_1024`: the initialized fast path, read through 1,024 cells
+//!   per iteration, each read naming the next cell (one read per iteration,
+//!   or an independent sum, measured where the loop landed in the binary),
+//!   vs `std::sync::OnceLock` and `LazyLock`.
 //! * `context_with_cancel`: `with_cancel` + `cancel` (no anchor).
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex as StdMutex, OnceLock};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{LazyLock, Mutex as StdMutex, OnceLock};
 
 use concur_sync::Context;
 
@@ -192,18 +195,62 @@ fn pool() -> Group {
         })
 }
 
+/// Cells read per `once_get_1024` iteration.
+const CELLS: usize = 1024;
+
+/// Where each cell of `once_get_1024` points: a fixed permutation of the
+/// cells in one cycle (stride 389, coprime with 1,024).
+fn next_cell(i: usize) -> u64 {
+    ((i + 389) % CELLS) as u64
+}
+
+/// Follows the cells' chain for one round: each read decides the next, so
+/// the time is the reads' latency, not where the loop landed in the binary
+/// (an independent sum over the cells moved 2x with the loop's alignment).
+#[inline(always)]
+fn chase(cells: usize, read: impl Fn(usize) -> u64) {
+    let mut at = 0;
+    for _ in 0..cells {
+        at = read(at) as usize;
+    }
+    black_box(at);
+}
+
 fn once() -> Group {
-    let concur = concur_sync::Once::new();
-    concur.get_or_init(|| 7u64);
-    let std = OnceLock::new();
-    std.get_or_init(|| 7u64);
-    Group::new("once_get", "read an initialized value")
-        .case("concur", move |n| {
-            time(n, || _ = *black_box(&concur).get_or_init(|| 0))
+    let concur: Box<[concur_sync::Once<u64>]> = (0..CELLS)
+        .map(|i| concur_sync::Once::from(next_cell(i)))
+        .collect();
+    let std: Box<[OnceLock<u64>]> = (0..CELLS).map(|i| OnceLock::from(next_cell(i))).collect();
+    // A `LazyLock`'s initializer is a plain `fn` here (as in a `static`), so
+    // the cells are the same size as the others: each is forced as it is
+    // made, and the initializer numbers them in that order.
+    static FORCED: AtomicUsize = AtomicUsize::new(0);
+    fn in_order() -> u64 {
+        next_cell(FORCED.fetch_add(1, Ordering::Relaxed) % CELLS)
+    }
+    let lazy: Box<[LazyLock<u64>]> = (0..CELLS)
+        .map(|_| {
+            let cell = LazyLock::new(in_order as fn() -> u64);
+            LazyLock::force(&cell);
+            cell
         })
-        .case("std_once_lock", move |n| {
-            time(n, || _ = *black_box(&std).get_or_init(|| 0))
-        })
+        .collect();
+    Group::new(
+        "once_get_1024",
+        "read 1,024 initialized cells, each read naming the next",
+    )
+    .case("concur", move |n| {
+        let cells = black_box(&concur[..]);
+        time(n, || chase(CELLS, |i| *cells[i].get_or_init(|| 0)))
+    })
+    .case("std_once_lock", move |n| {
+        let cells = black_box(&std[..]);
+        time(n, || chase(CELLS, |i| *cells[i].get_or_init(|| 0)))
+    })
+    .case("std_lazy_lock", move |n| {
+        let cells = black_box(&lazy[..]);
+        time(n, || chase(CELLS, |i| *LazyLock::force(&cells[i])))
+    })
 }
 
 fn context() -> Group {

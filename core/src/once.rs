@@ -5,7 +5,7 @@
 //!
 //! | bits   | meaning |
 //! |--------|---------|
-//! | 0..=1  | `INCOMPLETE` (0), `RUNNING` (1), `COMPLETE` (2) |
+//! | 0..=1  | `INCOMPLETE` (0), `RUNNING` (1), `COMPLETE` (2); never 3, so bit 1 alone says complete |
 //! | 2      | `SLEEPERS`: a thread may sleep on the word |
 //! | 3..=31 | epoch, bumped by an interrupter |
 //!
@@ -77,7 +77,10 @@ impl<P: Park> OnceState<P> {
     /// writes are visible after it returns `true`.
     #[inline]
     pub fn is_complete(&self) -> bool {
-        self.word.load(Ordering::Acquire) & STATE == COMPLETE
+        // One bit test: the state bits are never both set, so COMPLETE's
+        // bit alone says COMPLETE (`and` + `cmp` made a loop over many
+        // cells 2.4x slower than `OnceLock`'s one test).
+        self.word.load(Ordering::Acquire) & COMPLETE != 0
     }
 
     /// Returns `Complete`, or makes the caller the runner, sleeping while
