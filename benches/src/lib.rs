@@ -17,6 +17,7 @@ pub mod deadlines;
 pub mod fanout;
 pub mod latency;
 pub mod measure;
+pub mod pool;
 pub mod render;
 pub mod sizes;
 pub mod uncontended;
@@ -74,6 +75,7 @@ pub fn time(iters: u64, mut op: impl FnMut()) -> Duration {
 /// The groups measured as time per iteration (all but the latencies).
 pub fn throughput_groups() -> Vec<Group> {
     let mut groups = uncontended::groups();
+    groups.extend(pool::groups());
     groups.extend(deadlines::groups());
     groups.extend(contended::groups());
     groups.extend(condvar::groups());

@@ -8,7 +8,6 @@
 //!   async-lock's `try_acquire` and a `Mutex` + `Condvar` semaphore.
 //! * `wait_group_100`: 100 add/done then wait vs crossbeam's `WaitGroup`
 //!   (a clone per task) and a bare atomic counter.
-//! * `pool_get_put`: vs allocating the object and a `Mutex<Vec<T>>` pool.
 //! * `once_get_1024`: the initialized fast path, read through 1,024 cells
 //!   per iteration, each read naming the next cell (one read per iteration,
 //!   or an independent sum, measured where the loop landed in the binary),
@@ -32,7 +31,6 @@ pub fn groups() -> Vec<Group> {
         rwlock_write(),
         semaphore(),
         wait_group(),
-        pool(),
         once(),
         context(),
     ]
@@ -166,31 +164,6 @@ fn wait_group() -> Group {
                     black_box(&count).fetch_sub(1, Ordering::Release);
                 }
                 while count.load(Ordering::Acquire) != 0 {}
-            })
-        })
-}
-
-fn pool() -> Group {
-    let concur =
-        concur_sync::Pool::new(|| Vec::<u8>::with_capacity(4096)).with_reset(|v| v.clear());
-    let list: StdMutex<Vec<Vec<u8>>> = StdMutex::new(Vec::new());
-    Group::new("pool_get_put", "take a 4 KiB buffer, use it, give it back")
-        .case("concur", move |n| {
-            time(n, || black_box(concur.get()).push(1))
-        })
-        .case("allocate", |n| {
-            time(n, || black_box(Vec::<u8>::with_capacity(4096)).push(1))
-        })
-        .case("mutex_vec", move |n| {
-            time(n, || {
-                let mut v = list
-                    .lock()
-                    .unwrap()
-                    .pop()
-                    .unwrap_or_else(|| Vec::with_capacity(4096));
-                black_box(&mut v).push(1);
-                v.clear();
-                list.lock().unwrap().push(v);
             })
         })
 }

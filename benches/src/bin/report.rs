@@ -46,7 +46,7 @@ impl Limit {
 /// The benchmark issue's bars on the ratio of two cases of one group:
 /// (description, group, numerator case, denominator case, limit).
 #[rustfmt::skip]
-const RATIO_BARS: [(&str, &str, &str, &str, Limit); 24] = [
+const RATIO_BARS: [(&str, &str, &str, &str, Limit); 27] = [
     ("Mutex uncontended, concur ÷ std (≤ 1.05)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.05)),
     ("Mutex uncontended, concur ÷ parking_lot (≤ 1.0)", "mutex_uncontended", "concur", "parking_lot", Limit::AtMost(1.0)),
     ("lock_ctx(background) ÷ lock() (≤ 1.05)", "mutex_uncontended", "concur_lock_ctx_background", "concur", Limit::AtMost(1.05)),
@@ -61,6 +61,9 @@ const RATIO_BARS: [(&str, &str, &str, &str, Limit); 24] = [
     ("Fan-out, thread per task ÷ concur group (≥ 100)", "fanout_10000", "thread_per_task", "concur_group", Limit::AtLeast(100.0)),
     ("WaitGroup, concur ÷ crossbeam (≤ 0.5)", "wait_group_100", "concur", "crossbeam", Limit::AtMost(0.5)),
     ("Pool, concur ÷ Mutex<Vec> pool (≤ 0.5)", "pool_get_put", "concur", "mutex_vec", Limit::AtMost(0.5)),
+    ("Pool, concur ÷ thread-local free list (≤ 0.8)", "pool_get_put", "concur", "thread_local", Limit::AtMost(0.8)),
+    ("Pool, 8 threads, concur ÷ Mutex<Vec> pool (≤ 0.15)", "pool_get_put_8", "concur", "mutex_vec", Limit::AtMost(0.15)),
+    ("Pool, 8 threads, concur ÷ thread-local free lists (≤ 1.0)", "pool_get_put_8", "concur", "thread_local", Limit::AtMost(1.0)),
     ("Once fast path (1,024 cells), concur ÷ OnceLock (≤ 1.1)", "once_get_1024", "concur", "std_once_lock", Limit::AtMost(1.1)),
     ("Once fast path (1,024 cells), concur ÷ LazyLock (≤ 1.1)", "once_get_1024", "concur", "std_lazy_lock", Limit::AtMost(1.1)),
     ("try_lock_for on a free mutex ÷ parking_lot try_lock_for (≤ 1.2)", "timeout_free", "concur_try_lock_for", "parking_lot_try_lock_for", Limit::AtMost(1.2)),

@@ -1,14 +1,18 @@
-//! `Pool<T>`: a typed object pool, sharded so threads rarely share a lock.
+//! `Pool<T>`: a typed object pool, sharded so threads rarely share a lock,
+//! with an owner slot per shard that its owner thread uses without any
+//! read-modify-write. `shard` has the layout of a shard and who may touch
+//! what; `thread` the thread numbers that name shard owners.
+
+mod shard;
+mod thread;
 
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
-use std::ptr;
-use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
 
-use crate::Mutex;
+use shard::Shard;
 
 type Create<T> = Box<dyn Fn() -> T + Send + Sync>;
 type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
@@ -16,13 +20,24 @@ type Reset<T> = Box<dyn Fn(&mut T) + Send + Sync>;
 /// A pool of reusable `T`s. [`get`](Pool::get) hands one out (making a new one
 /// when the pool is empty); dropping the guard resets it and puts it back.
 ///
-/// Each shard keeps one idle object in a lock-free slot (taken and refilled
-/// with one atomic swap each) in front of a stack behind a cache-padded
-/// lock; a thread starts at its own shard and only looks at others when that
-/// one is busy or empty. So a thread that takes and returns one object at a
-/// time never locks. At most `max_idle` objects are kept per shard (default
-/// 64, the slot included); the rest are dropped. Objects are boxed once, when
-/// made: getting and returning one allocates nothing.
+/// Threads are numbered (a number is reused once its thread has exited),
+/// and a thread starts at the shard its number picks. Each shard has:
+///
+/// * an *owner slot*, for the first thread that uses the shard as its home
+///   (its owner): one idle object, taken and put back with a plain load
+///   and store, so a thread alone at its shard never executes a locked
+///   instruction (with at least as many shards as threads, every thread);
+/// * a shared slot any thread takes and refills with one atomic swap each;
+/// * a stack behind a cache-padded lock.
+///
+/// A thread only looks at other shards (their shared slots and stacks,
+/// never their owner slots) when its own is empty or busy. At most
+/// `max_idle` objects are kept per shard (default 64, both slots
+/// included: with `max_idle` 1 only the owner slot is kept); the rest are
+/// dropped. [`idle`](Pool::idle) counts all of them, as a snapshot. An
+/// object left in the owner slot of a thread that exits goes to the next
+/// thread that takes its number, or is dropped with the pool. Objects are
+/// boxed once, when made: getting and returning one allocates nothing.
 ///
 /// ```
 /// use concur_sync::Pool;
@@ -61,56 +76,6 @@ pub struct PoolGuard<'a, T> {
     value: ManuallyDrop<Box<T>>,
 }
 
-struct Shard<T> {
-    /// One idle object (from `Box::into_raw`), or null.
-    slot: AtomicPtr<T>,
-    /// More idle objects. Also what makes `Pool<T>` `Send`/`Sync` only for
-    /// `T: Send` (the slot's `AtomicPtr` alone would not).
-    stack: Mutex<Vec<Box<T>>>,
-}
-
-impl<T> Shard<T> {
-    /// Takes the slot's object, if any.
-    #[inline]
-    fn take_slot(&self) -> Option<Box<T>> {
-        let raw = self.slot.swap(ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: a non-null slot holds a pointer from `Box::into_raw`, and
-        // the swap made us its only owner.
-        (!raw.is_null()).then(|| unsafe { Box::from_raw(raw) })
-    }
-
-    /// Puts `value` in the slot if it is empty; gives it back otherwise.
-    #[inline]
-    fn fill_slot(&self, value: Box<T>) -> Result<(), Box<T>> {
-        let raw = Box::into_raw(value);
-        match self
-            .slot
-            .compare_exchange(ptr::null_mut(), raw, Ordering::Release, Ordering::Relaxed)
-        {
-            Ok(_) => Ok(()),
-            // SAFETY: the exchange failed, so `raw` is still only ours.
-            Err(_) => Err(unsafe { Box::from_raw(raw) }),
-        }
-    }
-}
-
-impl<T> Drop for Shard<T> {
-    fn drop(&mut self) {
-        drop(self.take_slot());
-    }
-}
-
-/// The shard a thread starts at, for a power-of-two shard count: threads
-/// are numbered round-robin, and a mask (not a division) picks the shard.
-#[inline]
-fn home_shard(mask: usize) -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
-    }
-    INDEX.with(|i| *i) & mask
-}
-
 impl<T> Pool<T> {
     /// A pool that makes objects with `create`, with one shard per available
     /// core (at least 2, rounded up to a power of two).
@@ -119,12 +84,7 @@ impl<T> Pool<T> {
         let shards = cores.max(2).next_power_of_two();
         Self {
             shards: (0..shards)
-                .map(|_| {
-                    CachePadded::new(Shard {
-                        slot: AtomicPtr::new(ptr::null_mut()),
-                        stack: Mutex::new(Vec::new()),
-                    })
-                })
+                .map(|_| CachePadded::new(Shard::new()))
                 .collect(),
             create: Box::new(create),
             reset: None,
@@ -138,18 +98,27 @@ impl<T> Pool<T> {
         self
     }
 
-    /// Keeps at most `max_idle` idle objects per shard (0 keeps none).
+    /// Keeps at most `max_idle` idle objects per shard (0 keeps none; 1
+    /// only the owner slot).
     pub fn with_max_idle(mut self, max_idle: usize) -> Self {
         self.max_idle = max_idle;
         self
     }
 
     /// Takes an idle object, or makes a new one.
+    #[inline]
     pub fn get(&self) -> PoolGuard<'_, T> {
         let mask = self.shards.len() - 1;
-        let home = home_shard(mask);
-        let value = self.shards[home]
-            .take_slot()
+        let me = thread::number();
+        let home = me & mask;
+        let shard = &self.shards[home];
+        let owned = if shard.owned_by(me) {
+            shard.take_owned()
+        } else {
+            None
+        };
+        let value = owned
+            .or_else(|| shard.take_slot())
             .or_else(|| self.get_slow(home, mask))
             .unwrap_or_else(|| Box::new((self.create)()));
         PoolGuard {
@@ -168,14 +137,14 @@ impl<T> Pool<T> {
         })
     }
 
-    /// Idle objects in the pool now (a snapshot).
+    /// Idle objects in the pool now: a snapshot, exact when no other
+    /// thread is getting or putting (each slot and stack is read once, as
+    /// others may be changing them).
     pub fn idle(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.stack.lock().len() + usize::from(!s.slot.load(Ordering::Relaxed).is_null()))
-            .sum()
+        self.shards.iter().map(|s| s.idle()).sum()
     }
 
+    #[inline]
     fn put(&self, shard: usize, mut value: Box<T>) {
         if let Some(reset) = &self.reset {
             reset(&mut value);
@@ -183,10 +152,28 @@ impl<T> Pool<T> {
         if self.max_idle == 0 {
             return;
         }
-        if let Err(value) = self.shards[shard].fill_slot(value) {
-            let mut idle = self.shards[shard].stack.lock();
-            // The slot counts towards `max_idle`.
-            if idle.len() + 1 < self.max_idle {
+        let shard = &self.shards[shard];
+        // The owner of the shard the object came from (its getter, unless
+        // the guard moved to another thread) keeps it in its own slot.
+        let value = if shard.owned_by(thread::number()) {
+            match shard.fill_owned(value) {
+                Ok(()) => return,
+                Err(value) => value,
+            }
+        } else {
+            value
+        };
+        self.put_shared(shard, value);
+    }
+
+    fn put_shared(&self, shard: &Shard<T>, value: Box<T>) {
+        // The owner slot counts towards `max_idle`, then the shared slot.
+        if self.max_idle < 2 {
+            return;
+        }
+        if let Err(value) = shard.fill_slot(value) {
+            let mut idle = shard.stack.lock();
+            if idle.len() + 2 < self.max_idle {
                 idle.push(value);
             }
         }
