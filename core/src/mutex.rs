@@ -11,10 +11,12 @@
 //!
 //! | word (ignoring epoch) | state |
 //! |------|-------|
-//! | `0`  | unlocked, nobody asleep |
+//! | `0`  | unlocked (sleepers may still be waking from the last unlock) |
 //! | `LOCKED` | held, nobody asleep: unlock is one atomic, no syscall |
 //! | `LOCKED \| PARKED` | held, sleepers: unlock wakes one |
-//! | `PARKED` | briefly, between an unlock and its wake |
+//!
+//! `PARKED` is only ever set on a held word, and an unlock clears both
+//! bits at once, so `PARKED` alone never occurs.
 //!
 //! Fast paths are one read-modify-write each: `fetch_or(LOCKED)` to lock
 //! (a `lock bts` on x86), `fetch_and(!(LOCKED | PARKED))` to unlock. The slow
@@ -22,8 +24,9 @@
 //! [`Park::yield_now`]), while nobody sleeps; then it marks `PARKED` and
 //! sleeps on the word. A free lock is taken by whoever finds it first, a
 //! running thread or one just woken (barging, as in parking_lot and std):
-//! handing it to a sleeper would stall the lock for a whole wake-up. A thread that has slept takes the lock with `PARKED` set,
-//! since the unlock that woke it cleared the bit and others may still sleep
+//! handing it to a sleeper would stall the lock for a whole wake-up. A
+//! thread that has slept takes the lock with `PARKED` set, since the
+//! unlock that woke it cleared the bit and others may still sleep
 //! (at worst one spurious wake); a thread that never slept keeps the bit as
 //! it found it, so an uncontended lock never pays for a wake.
 //!
@@ -159,8 +162,10 @@ impl<P: Park> RawMutex<P> {
                 }
             }
             // Spin and yield while nobody sleeps: once someone does, the
-            // lock is plainly slow and we sleep beside them.
-            if word & PARKED == 0 && spin.spin() {
+            // lock is plainly slow and we sleep beside them. An interrupted
+            // waiter stops spinning at once (it still sets `PARKED` before
+            // it leaves, below).
+            if word & PARKED == 0 && !node.is_some_and(Waiter::is_interrupted) && spin.spin() {
                 word = self.word.load(Ordering::Acquire);
                 continue;
             }

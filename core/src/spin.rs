@@ -10,8 +10,10 @@
 //! | next [`YIELDS`] | [`Park::yield_now`] (`sched_yield` on the futex parker), then a look | a holder that is not running (more threads than cores) gets a processor; with an idle processor the yield returns at once and costs a syscall, not a sleep |
 //! | after | sleep on the word | a futex wait and a wake cost microseconds: only worth it once the holder is plainly slow |
 //!
-//! The whole schedule is bounded (about 20 µs on the machines measured),
-//! so it never replaces sleeping; it replaces sleeping *early*. Spinning
+//! The schedule is bounded in steps (3 spin rounds, 7 yields), not in time:
+//! a yield returns at once when no other thread wants the processor and
+//! after the others' turns when some do, which is the case it exists for.
+//! It never replaces sleeping; it replaces sleeping *early*. Spinning
 //! is a latency optimisation only: no algorithm depends on it, and under
 //! loom it is off (every spin multiplies the schedules loom explores
 //! without exercising anything new).

@@ -38,8 +38,8 @@
 //! `DONE` finds the ones behind it done too), and wakes only the first two.
 //! Each waiter, once it holds the mutex again, wakes the one two behind
 //! it. So while one waiter holds the mutex the next is already awake (its
-//! wake-up overlaps the holder's turn), and no more than two ever compete
-//! for the mutex: a chain one link wide paid every wake-up in series
+//! wake-up overlaps the holder's turn), and the chain itself wakes no more
+//! than two waiters ahead of the mutex: a chain one link wide paid every wake-up in series
 //! (`condvar_notify_all_8`: 85 µs against 57 µs two wide, parking_lot's
 //! requeue 49 µs, on the machine measured). Waking is by address only (see
 //! [`Park`]), so a waiter that woke early and returned is harmless.
@@ -186,7 +186,7 @@ impl<P: Park> RawCondvar<P> {
         })
     }
 
-    /// Wakes every waiter, one after the other (see the
+    /// Wakes every waiter, two at a time (see the
     /// [chain](self#notify_all-without-a-stampede-the-chain)); returns how
     /// many were notified.
     pub fn notify_all(&self) -> usize {
@@ -229,7 +229,8 @@ impl<P: Park> RawCondvar<P> {
     }
 
     /// Unlinks `node`, records its outcome (`notified` or interrupted) and
-    /// the successor to wake (`chain`), and marks it done. Returns its word.
+    /// the word it wakes next in a chain (`chain`), and marks it done.
+    /// Returns its word.
     ///
     /// # Safety
     /// The list lock is held and `node` is linked. After this the owner may

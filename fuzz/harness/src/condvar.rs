@@ -10,7 +10,8 @@
 //! skipped, a notified waiter returns `Ok` even if interrupted later), and
 //! every wake the model expects must have reached the right node word: the
 //! notified head at once, the first two waiters of a `notify_all` chain at
-//! once and each later one when the waiter two ahead of it finishes. At the end every notified waiter was woken.
+//! once and each later one when the waiter two ahead of it finishes. At
+//! the end every notified waiter was woken.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -42,7 +43,8 @@ enum Op {
 enum State {
     /// In the list.
     Linked,
-    /// Unlinked by a notifier; `next` is the chain successor to wake.
+    /// Unlinked by a notifier; `next` is the waiter two behind in the
+    /// chain, which this one wakes when it finishes.
     Notified { next: Option<usize> },
     /// Unlinked by a notifier because it was interrupted.
     Skipped,
