@@ -43,13 +43,13 @@ impl LeakGuard {
 
     /// Tasks still queued or running now.
     pub fn outstanding(&self) -> u32 {
-        self.core.pending_count()
+        u32::try_from(self.core.pending_count()).unwrap_or(u32::MAX)
     }
 }
 
 impl Drop for LeakGuard {
     fn drop(&mut self) {
-        let outstanding = self.core.pending_count();
+        let outstanding = self.outstanding();
         if outstanding == 0 || std::thread::panicking() {
             return;
         }

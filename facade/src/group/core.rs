@@ -1,56 +1,74 @@
 //! The machinery shared by [`Group`](super::Group) and
-//! [`Scope`](super::Scope): admission, the task queue, the workers' loop,
-//! running a task (a panic becomes a [`PanicError`]) and collecting errors.
+//! [`Scope`](super::Scope): admission, the task queue, starting and waking
+//! workers, and collecting outcomes. The workers' side (taking tasks,
+//! running them, recording what happened) is in `worker`.
+//!
+//! # State
+//!
+//! | what | where | who writes it |
+//! |------|-------|---------------|
+//! | the queue, idle and started workers, counts, kept errors | [`State`] behind a concur [`Mutex`] | submitters (one lock per task, or per batch) and workers (one lock per task: record the last outcome and take the next task) |
+//! | admission | `State::unfinished` against `permits` (`limit + queue`); submitters that find it full sleep on `space` | a submitter counts a task in; the worker that records its outcome counts it out and wakes one blocked submitter |
+//! | completion | `State::unfinished` reaching 0; `wait` sleeps on `finished` | the worker that records the last outcome wakes every waiter |
+//! | whether the queue is empty | `queued`, for a spinning worker to watch without the lock | whoever empties or fills the queue, under the lock |
+//! | running tasks' sites | one slot per worker (`worker::Slot`), read only by [`Core::running_sites`] | the worker, with a plain store before and after each task |
+//!
+//! So a task costs one lock round trip on each side and no other shared
+//! atomic (a semaphore and a wait group beside the lock cost four more
+//! contended read-modify-writes per task).
 
-use std::collections::{HashMap, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::collections::VecDeque;
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex as StdMutex, MutexGuard as StdGuard};
-use std::thread;
+use std::sync::Arc;
 
-use super::error::{GroupError, PanicError, TaskError};
+use crossbeam_utils::CachePadded;
+
+use super::error::{GroupError, TaskError};
+use super::worker::{Slot, Task};
 use super::{BoxError, Group};
-use crate::{CancelHandle, Context, Error, Semaphore, WaitGroup};
+use crate::{CancelHandle, Condvar, Context, Error, Mutex, MutexGuard};
 
-type Job<'env> = Box<dyn FnOnce() -> Result<(), BoxError> + Send + 'env>;
-
-struct Task<'env> {
-    job: Job<'env>,
-    /// The task's index among those the group accepted.
-    index: u64,
-    site: &'static Location<'static>,
-    #[cfg(feature = "tracing")]
-    span: tracing::Span,
-}
-
-struct State<'env> {
-    queue: VecDeque<Task<'env>>,
-    idle: usize,
-    workers: usize,
-    shutdown: bool,
-    /// Running tasks by index, with their spawn sites (for the leak guard).
-    running: HashMap<u64, &'static Location<'static>>,
+pub(super) struct State<'env> {
+    pub(super) queue: VecDeque<Task<'env>>,
+    /// Workers asleep on `work` (counted until they wake).
+    pub(super) idle: usize,
+    /// Workers started and not exited.
+    pub(super) workers: usize,
+    pub(super) shutdown: bool,
+    /// Every started worker's running slot.
+    pub(super) slots: Vec<Arc<Slot>>,
     /// Tasks accepted so far: the next task's index.
     accepted: u64,
     /// Tasks queued or running (accepted, no outcome recorded yet).
-    unfinished: usize,
-    /// Outcomes since the last wait.
+    pub(super) unfinished: usize,
+    /// Submitters asleep on `space`.
+    blocked: usize,
+    /// Callers asleep on `finished`.
+    pub(super) waiting: usize,
+    /// Outcomes since the last collection.
     errors: Vec<TaskError>,
     omitted: usize,
-    succeeded: usize,
-    cancelled: usize,
+    pub(super) succeeded: usize,
+    pub(super) cancelled: usize,
 }
 
-/// The machinery shared by [`Group`] and [`Scope`].
+/// The machinery shared by [`Group`] and [`Scope`](super::Scope).
 pub(crate) struct Core<'env> {
     pub(super) ctx: Context,
     pub(super) cancel: CancelHandle,
-    pub(super) admission: Semaphore,
-    /// Tasks admitted and not yet finished.
-    pub(super) pending: WaitGroup,
-    state: StdMutex<State<'env>>,
-    /// `state.queue.len()` as of the last change, for idle workers to spin
-    /// on without the lock.
+    /// Tasks that may be unfinished at once: `limit + queue`.
+    permits: usize,
+    /// The state on its own cache lines, apart from the lock word: a
+    /// waiter spinning on the word does not steal the line the holder is
+    /// writing.
+    pub(super) state: Mutex<CachePadded<State<'env>>>,
+    /// Submitters wait here for `unfinished` to drop below `permits`.
+    pub(super) space: Condvar,
+    /// `wait` callers wait here for `unfinished` to reach 0.
+    pub(super) finished: Condvar,
+    /// Whether the queue has tasks (1) or not (0), as of its last
+    /// transition, for an idle worker to spin on without the lock.
     pub(super) queued: AtomicUsize,
     /// Whether an idle worker is spinning; at most one does, so spinning
     /// never takes a core from the submitter or from a working worker.
@@ -62,34 +80,45 @@ pub(crate) struct Core<'env> {
     pub(super) threads_started: AtomicUsize,
 }
 
+/// Starts worker number `n` (counting from 1) whose running slot is the
+/// given one.
+pub(super) type Start<'a> = dyn Fn(usize, Arc<Slot>) -> std::io::Result<()> + 'a;
+
+/// Most tasks a batch submission pushes under one lock.
+const BATCH: usize = 64;
+
 impl<'env> Core<'env> {
-    /// A core admitting `permits` tasks at once on at most `workers` workers.
+    /// A core running at most `workers` tasks at once, admitting `permits`
+    /// (running or queued).
     pub(super) fn new(
         ctx: Context,
         cancel: CancelHandle,
         workers: usize,
-        permits: u64,
+        permits: usize,
         cancel_on_error: bool,
         max_errors: usize,
     ) -> Self {
         Core {
             ctx,
             cancel,
-            admission: Semaphore::new(permits),
-            pending: WaitGroup::new(),
-            state: StdMutex::new(State {
+            permits,
+            space: Condvar::new(),
+            finished: Condvar::new(),
+            state: Mutex::new(CachePadded::new(State {
                 queue: VecDeque::new(),
                 idle: 0,
                 workers: 0,
                 shutdown: false,
-                running: HashMap::new(),
+                slots: Vec::new(),
                 accepted: 0,
                 unfinished: 0,
+                blocked: 0,
+                waiting: 0,
                 errors: Vec::new(),
                 omitted: 0,
                 succeeded: 0,
                 cancelled: 0,
-            }),
+            })),
             work: Condvar::new(),
             limit: workers,
             cancel_on_error,
@@ -100,66 +129,124 @@ impl<'env> Core<'env> {
         }
     }
 
-    fn state(&self) -> StdGuard<'_, State<'env>> {
-        // Tasks run outside the lock, so it is never poisoned by them.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(super) fn lock(&self) -> MutexGuard<'_, CachePadded<State<'env>>> {
+        self.state.lock()
     }
 
-    /// Admits a task (blocking while at the limit if `wait`) and queues it,
-    /// calling `start(n)` to start worker number `n` when one is needed.
-    /// Returns whether the task was accepted.
+    /// Locks the state with room for one more task, blocking while the
+    /// group is full if `wait`. `None`: refused (a blocking refusal counts
+    /// the task as cancelled).
+    fn admit(&self, wait: bool) -> Option<MutexGuard<'_, CachePadded<State<'env>>>> {
+        // As every blocking call: a cancelled context fails at once, a
+        // passed deadline only a call that has to wait.
+        let ended = if wait {
+            self.ctx.cancelled().is_some()
+        } else {
+            self.ctx.is_done()
+        };
+        let mut state = self.lock();
+        if ended {
+            // `try_go` reports the refusal by returning false instead.
+            state.cancelled += usize::from(wait);
+            return None;
+        }
+        if state.unfinished < self.permits {
+            return Some(state);
+        }
+        if !wait {
+            return None;
+        }
+        state.blocked += 1;
+        let (mut state, room) = self
+            .space
+            .wait_while_ctx(&self.ctx, state, |s| s.unfinished >= self.permits);
+        state.blocked -= 1;
+        if room.is_err() {
+            state.cancelled += 1;
+            return None;
+        }
+        Some(state)
+    }
+
+    /// Admits a task (blocking while the group is full if `wait`) and
+    /// queues it. Returns whether the task was accepted.
     pub(super) fn submit<E>(
         &self,
         wait: bool,
         site: &'static Location<'static>,
         f: impl FnOnce() -> Result<(), E> + Send + 'env,
-        start: impl FnOnce(usize) -> std::io::Result<()>,
+        start: &Start<'_>,
     ) -> bool
     where
         E: Into<BoxError>,
     {
-        let admitted = if wait {
-            self.admission.acquire(&self.ctx, 1).map(|p| {
-                p.leak();
-            })
-        } else if self.ctx.is_done() {
-            Err(Error::Cancelled)
-        } else {
-            self.admission
-                .try_acquire(1)
-                .map(|p| {
-                    p.leak();
-                })
-                // A refusal, whatever the reason, is reported as `false`.
-                .map_err(|_| Error::Closed)
-        };
-        match admitted {
-            Ok(()) => {}
-            Err(Error::Closed) => return false,
-            Err(_) => {
-                // `try_go` reports the refusal by returning false instead.
-                if wait {
-                    self.state().cancelled += 1;
-                }
-                return false;
+        // Boxed before the lock, so the lock covers the queue only.
+        let task = Task::new(f, site);
+        match self.admit(wait) {
+            Some(state) => {
+                self.push(state, std::iter::once(task), start);
+                true
+            }
+            None => {
+                task.discard();
+                false
             }
         }
-        self.pending.add(1);
-        let job: Job<'env> = Box::new(move || f().map_err(Into::into));
-        #[cfg(feature = "tracing")]
-        let span = tracing::Span::current();
-        let mut state = self.state();
-        let index = state.accepted;
-        state.accepted += 1;
-        state.unfinished += 1;
-        state.queue.push_back(Task {
-            job,
-            index,
-            site,
-            #[cfg(feature = "tracing")]
-            span,
-        });
-        self.queued.store(state.queue.len(), Ordering::Relaxed);
+    }
+
+    /// Admits and queues every task of `tasks`, blocking while the group is
+    /// full: as many as fit are queued under one lock. Returns how many
+    /// were accepted (the rest were refused because the context ended, and
+    /// counted as cancelled).
+    pub(super) fn submit_all<E, F>(
+        &self,
+        site: &'static Location<'static>,
+        tasks: impl IntoIterator<Item = F>,
+        start: &Start<'_>,
+    ) -> usize
+    where
+        E: Into<BoxError>,
+        F: FnOnce() -> Result<(), E> + Send + 'env,
+    {
+        let mut tasks = tasks.into_iter().map(|f| Task::new(f, site)).peekable();
+        let mut accepted = 0;
+        while tasks.peek().is_some() {
+            let Some(state) = self.admit(true) else {
+                // Counted as cancelled by `admit`; the rest share its fate.
+                let rest = tasks.count() - 1;
+                self.lock().cancelled += rest;
+                break;
+            };
+            let room = (self.permits - state.unfinished).min(BATCH);
+            accepted += room.min(self.push(state, tasks.by_ref().take(room), start));
+        }
+        accepted
+    }
+
+    /// Queues admitted tasks and gets them taken: wakes idle workers, and
+    /// starts new ones while fewer than the limit exist.
+    /// Returns how many it queued.
+    fn push(
+        &self,
+        mut state: MutexGuard<'_, CachePadded<State<'env>>>,
+        tasks: impl Iterator<Item = Task<'env>>,
+        start: &Start<'_>,
+    ) -> usize {
+        let mut pushed = 0;
+        let was_empty = state.queue.is_empty();
+        for mut task in tasks {
+            task.index = state.accepted;
+            state.accepted += 1;
+            state.unfinished += 1;
+            state.queue.push_back(task);
+            pushed += 1;
+        }
+        if was_empty && pushed > 0 {
+            // Only the empty/non-empty transitions are written: the spinner
+            // asks nothing else, and a store per task would be one more
+            // contended cache line per task.
+            self.queued.store(1, Ordering::Relaxed);
+        }
         // A spinning worker takes a queued task without being woken. (It
         // clears its flag before it locks the state to look for work one
         // last time, so if we see no flag, it will see our task or be idle.)
@@ -169,119 +256,44 @@ impl<'env> Core<'env> {
             .queue
             .len()
             .saturating_sub(usize::from(self.spinning.load(Ordering::Acquire)));
-        if unclaimed == 0 {
-            // The spinner has it.
-        } else if unclaimed <= state.idle {
+        let wake = unclaimed.min(state.idle);
+        let starting = (unclaimed - wake).min(self.limit - state.workers);
+        if starting == 0 {
             drop(state);
+            for _ in 0..wake {
+                self.work.notify_one();
+            }
+            return pushed;
+        }
+        self.start_workers(state, wake, starting, start);
+        pushed
+    }
+
+    /// Wakes `wake` idle workers and starts `starting` new ones.
+    #[cold]
+    fn start_workers(
+        &self,
+        mut state: MutexGuard<'_, CachePadded<State<'env>>>,
+        wake: usize,
+        starting: usize,
+        start: &Start<'_>,
+    ) {
+        state.workers += starting;
+        let slots: Vec<Arc<Slot>> = (0..starting)
+            .map(|_| {
+                let slot = Arc::new(Slot::default());
+                state.slots.push(slot.clone());
+                slot
+            })
+            .collect();
+        drop(state);
+        for _ in 0..wake {
             self.work.notify_one();
-        } else if state.workers < self.limit {
-            state.workers += 1;
-            drop(state);
+        }
+        for slot in slots {
             let n = self.threads_started.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Err(err) = start(n) {
-                self.spawn_failed(&err);
-            }
-        }
-        true
-    }
-
-    /// A worker: runs queued tasks until shutdown, sleeping while idle.
-    pub(super) fn work(&self) {
-        CURRENT_CORE.with(|c| c.set(self as *const Self as usize));
-        loop {
-            let mut state = self.state();
-            // Once per idle spell, one worker at a time spins briefly before
-            // sleeping: in a fan-out of small tasks the next one is usually
-            // being submitted now, and finding it saves a sleep here and a
-            // wake in `submit`.
-            let mut spin = true;
-            let task = loop {
-                if let Some(task) = state.queue.pop_front() {
-                    self.queued.store(state.queue.len(), Ordering::Relaxed);
-                    break task;
-                }
-                if state.shutdown {
-                    state.workers -= 1;
-                    return;
-                }
-                if std::mem::take(&mut spin) && !self.spinning.swap(true, Ordering::Acquire) {
-                    drop(state);
-                    let backoff = crossbeam_utils::Backoff::new();
-                    while self.queued.load(Ordering::Relaxed) == 0 && !backoff.is_completed() {
-                        backoff.snooze();
-                    }
-                    self.spinning.store(false, Ordering::Release);
-                    state = self.state();
-                    continue;
-                }
-                state.idle += 1;
-                state = self.work.wait(state).unwrap_or_else(|e| e.into_inner());
-                state.idle -= 1;
-            };
-            if self.ctx.is_done() {
-                drop(state);
-                // Drop the task's captures before it counts as finished, and
-                // keep a panicking destructor from killing the worker.
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(task)));
-                let mut state = self.state();
-                state.cancelled += 1;
-                state.unfinished -= 1;
-            } else {
-                let index = task.index;
-                state.running.insert(index, task.site);
-                drop(state);
-                let failure = self.run(task);
-                let mut state = self.state();
-                state.running.remove(&index);
-                state.unfinished -= 1;
-                match failure {
-                    None => state.succeeded += 1,
-                    Some(failure) => {
-                        self.keep(&mut state, failure);
-                        drop(state);
-                        if self.cancel_on_error {
-                            self.cancel.cancel();
-                        }
-                    }
-                }
-            }
-            self.admission.release(1);
-            self.pending.done();
-        }
-    }
-
-    /// Records a failure, in full while under the bound.
-    fn keep(&self, state: &mut State<'env>, failure: TaskError) {
-        if state.errors.len() < self.max_errors {
-            state.errors.push(failure);
-        } else {
-            state.omitted += 1;
-        }
-    }
-
-    fn run(&self, task: Task<'env>) -> Option<TaskError> {
-        let Task {
-            job, index, site, ..
-        } = task;
-        #[cfg(feature = "tracing")]
-        let _entered = task.span.enter();
-        match catch_unwind(AssertUnwindSafe(job)) {
-            Ok(Ok(())) => None,
-            Ok(Err(err)) => Some(TaskError::Failed(err)),
-            Err(payload) => {
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "<non-string panic payload>".to_string());
-                // A payload whose destructor panics must not kill the worker.
-                let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-                Some(TaskError::Panicked(PanicError {
-                    message,
-                    task: index,
-                    site,
-                    thread: thread::current().name().map(str::to_string),
-                }))
+            if let Err(err) = start(n, slot.clone()) {
+                self.spawn_failed(&err, &slot);
             }
         }
     }
@@ -292,19 +304,49 @@ impl<'env> Core<'env> {
             !self.on_own_worker(),
             "concur-sync: a group's task waited for its own group, which would wait for itself"
         );
-        // An ended `ctx` with nothing pending is not an interruption.
-        let interrupted = self
-            .pending
-            .wait_ctx(ctx)
-            .err()
-            .filter(|_| self.pending.count() > 0);
-        self.collect(interrupted)
+        let mut state = self.lock();
+        state.waiting += 1;
+        let (mut state, outcome) = self
+            .finished
+            .wait_while_ctx(ctx, state, |s| s.unfinished > 0);
+        state.waiting -= 1;
+        drop(state);
+        // An ended `ctx` with nothing unfinished is not an interruption
+        // (`wait_while_ctx` checks the condition first).
+        self.collect(outcome.err())
+    }
+
+    /// Blocks until no task is unfinished, whatever the context.
+    pub(super) fn wait_all(&self) {
+        let mut state = self.lock();
+        state.waiting += 1;
+        let mut state = self.finished.wait_while(state, |s| s.unfinished > 0);
+        state.waiting -= 1;
+    }
+
+    /// Counts `n` recorded outcomes out, with the lock held; says who to
+    /// wake once it is released.
+    pub(super) fn count_out(&self, state: &mut State<'env>, n: usize) -> Wake {
+        state.unfinished -= n;
+        Wake {
+            space: n.min(state.blocked),
+            finished: state.unfinished == 0 && state.waiting > 0,
+        }
+    }
+
+    /// Records a failure, in full while under the bound.
+    pub(super) fn keep(&self, state: &mut State<'env>, failure: TaskError) {
+        if state.errors.len() < self.max_errors {
+            state.errors.push(failure);
+        } else {
+            state.omitted += 1;
+        }
     }
 
     /// Takes the outcomes since the last collection: `Err` if anything
     /// failed, was cancelled, or (if `interrupted`) has not finished.
     pub(super) fn collect(&self, interrupted: Option<Error>) -> Result<(), GroupError> {
-        let mut state = self.state();
+        let mut state = self.lock();
         let succeeded = std::mem::take(&mut state.succeeded);
         let (errors, omitted) = (
             std::mem::take(&mut state.errors),
@@ -331,57 +373,75 @@ impl<'env> Core<'env> {
         })
     }
 
-    /// Whether the calling thread is one of this core's workers.
-    pub(super) fn on_own_worker(&self) -> bool {
-        CURRENT_CORE.with(|c| c.get() == self as *const Self as usize)
-    }
-
     /// A worker could not be started: if no worker is left to run the
     /// queue, its tasks fail with the spawn error instead of hanging `wait`.
-    fn spawn_failed(&self, err: &std::io::Error) {
-        let mut state = self.state();
+    fn spawn_failed(&self, err: &std::io::Error, slot: &Arc<Slot>) {
+        let mut state = self.lock();
         state.workers -= 1;
+        state.slots.retain(|s| !Arc::ptr_eq(s, slot));
         if state.workers > 0 {
             return;
         }
         let orphans: Vec<Task<'env>> = state.queue.drain(..).collect();
-        state.unfinished -= orphans.len();
+        self.queued.store(0, Ordering::Relaxed);
         for _ in &orphans {
             let failure = TaskError::Failed(
                 format!("concur-sync: cannot start a worker thread: {err}").into(),
             );
             self.keep(&mut state, failure);
         }
+        let wake = self.count_out(&mut state, orphans.len());
         drop(state);
         for task in orphans {
-            let _ = catch_unwind(AssertUnwindSafe(move || drop(task)));
-            self.admission.release(1);
-            self.pending.done();
+            task.discard();
         }
+        wake.run(self);
     }
 
     /// Tells the workers to exit once the queue is empty.
     pub(super) fn shut_down(&self) {
-        self.state().shutdown = true;
+        self.lock().shutdown = true;
         self.work.notify_all();
+    }
+
+    /// Whether the calling thread is one of this core's workers.
+    pub(super) fn on_own_worker(&self) -> bool {
+        super::worker::current_core() == self as *const Self as usize
+    }
+
+    pub(crate) fn running_sites(&self) -> Vec<&'static Location<'static>> {
+        self.lock().slots.iter().filter_map(|s| s.site()).collect()
+    }
+
+    /// Tasks queued or running now.
+    pub(crate) fn pending_count(&self) -> usize {
+        self.lock().unfinished
     }
 }
 
-thread_local! {
-    /// The core whose worker this thread is (0 if none).
-    static CURRENT_CORE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+/// Who to wake after outcomes were counted out (see [`Core::count_out`]).
+#[must_use]
+pub(super) struct Wake {
+    /// Blocked submitters to wake: one per task counted out (a notified
+    /// submitter takes the room; a cancelled one does not swallow the
+    /// notification, the condvar passes it on).
+    space: usize,
+    /// Whether to wake every `wait` caller: nothing is unfinished.
+    finished: bool,
+}
+
+impl Wake {
+    /// Wakes them; call it after releasing the state lock.
+    pub(super) fn run(self, core: &Core<'_>) {
+        for _ in 0..self.space {
+            core.space.notify_one();
+        }
+        if self.finished {
+            core.finished.notify_all();
+        }
+    }
 }
 
 pub(crate) fn core_of<E>(group: &Group<E>) -> Arc<Core<'static>> {
     group.core.clone()
-}
-
-impl Core<'_> {
-    pub(crate) fn running_sites(&self) -> Vec<&'static Location<'static>> {
-        self.state().running.values().copied().collect()
-    }
-
-    pub(crate) fn pending_count(&self) -> u32 {
-        self.pending.count()
-    }
 }

@@ -3,9 +3,14 @@
 //! Both run tasks on at most `limit` worker threads, started lazily and
 //! reused: a task goes to an idle worker if there is one, and a new worker is
 //! started only while fewer than `limit` exist. Admission is a
-//! [`Semaphore`](crate::Semaphore) of `limit` permits, so [`Group::go`]
-//! blocks while `limit` tasks are queued or running, and [`Group::try_go`]
-//! refuses instead.
+//! [`Semaphore`](crate::Semaphore) of `limit + queue` permits
+//! ([`GroupBuilder::queue`], default 0), so [`Group::go`] blocks while
+//! that many tasks are queued or running, and [`Group::try_go`] refuses
+//! instead; [`Group::go_all`] submits a batch under one lock. The group's
+//! own state is behind concur's [`Mutex`](crate::Mutex), idle workers
+//! sleep on its [`Condvar`](crate::Condvar), and a worker takes the state
+//! lock once per task (recording the last outcome and taking the next
+//! task together).
 //!
 //! Every task error is kept (in order of completion, the first
 //! `max_errors` in full and the rest counted), panics become [`PanicError`]s
@@ -25,13 +30,15 @@
 //! task that returns nothing.
 //!
 //! The code: this file has [`Group`]; `builder` its configuration; `core`
-//! the shared machinery (admission, queue, workers, collection); `error`
-//! what is reported; `scope` the scoped form.
+//! the shared machinery (admission, queue, starting workers, collection);
+//! `worker` the workers' loop; `error` what is reported; `scope` the
+//! scoped form.
 
 mod builder;
 mod core;
 mod error;
 mod scope;
+mod worker;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -45,6 +52,7 @@ use crate::Context;
 pub use builder::{ConfigError, GroupBuilder, DEFAULT_MAX_ERRORS};
 pub use error::{GroupError, PanicError, TaskError};
 pub use scope::{scope, Scope};
+use worker::Slot;
 
 /// The error type tasks return unless the builder picks another: anything
 /// that converts into it (every `std::error::Error`, `String`, `&str`,
@@ -112,7 +120,7 @@ impl<E: Into<BoxError>> Group<E> {
     #[track_caller]
     pub fn go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) {
         self.core
-            .submit(true, Location::caller(), f, |n| self.start_worker(n));
+            .submit(true, Location::caller(), f, &self.starter());
     }
 
     /// Like [`go`](Self::go) but never blocks: returns `false` (and drops
@@ -120,7 +128,50 @@ impl<E: Into<BoxError>> Group<E> {
     #[track_caller]
     pub fn try_go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) -> bool {
         self.core
-            .submit(false, Location::caller(), f, |n| self.start_worker(n))
+            .submit(false, Location::caller(), f, &self.starter())
+    }
+
+    /// [`go`](Self::go) for every task of `tasks`, queued in batches (one
+    /// lock per batch rather than per task); blocks while the group is full,
+    /// as `go` does. Returns how many tasks were accepted: fewer than given
+    /// only if the group's context ended, and then the rest were counted as
+    /// cancelled.
+    ///
+    /// ```
+    /// use concur_sync::{Context, Group};
+    ///
+    /// let group = Group::builder().limit(2).queue(64).build()?;
+    /// let accepted = group.go_all((0..100).map(|i| move || {
+    ///     if i == 42 {
+    ///         return Err("item 42".into());
+    ///     }
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(accepted, 100);
+    /// let err = group.wait(&Context::background()).unwrap_err();
+    /// assert_eq!(err.to_string(), "1 of 100 tasks failed");
+    /// # Ok::<(), concur_sync::ConfigError>(())
+    /// ```
+    #[track_caller]
+    pub fn go_all<F>(&self, tasks: impl IntoIterator<Item = F>) -> usize
+    where
+        F: FnOnce() -> Result<(), E> + Send + 'static,
+    {
+        self.core
+            .submit_all(Location::caller(), tasks, &self.starter())
+    }
+
+    /// [`go_all`](Self::go_all) for tasks that return nothing.
+    #[track_caller]
+    pub fn spawn_all<F>(&self, tasks: impl IntoIterator<Item = F>) -> usize
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.core.submit_all(
+            Location::caller(),
+            tasks.into_iter().map(infallible),
+            &self.starter(),
+        )
     }
 
     /// [`go`](Self::go) for a task that returns nothing (its panics are
@@ -146,18 +197,14 @@ impl<E: Into<BoxError>> Group<E> {
     #[track_caller]
     pub fn spawn(&self, f: impl FnOnce() + Send + 'static) {
         self.core
-            .submit(true, Location::caller(), infallible(f), |n| {
-                self.start_worker(n)
-            });
+            .submit(true, Location::caller(), infallible(f), &self.starter());
     }
 
     /// [`try_go`](Self::try_go) for a task that returns nothing.
     #[track_caller]
     pub fn try_spawn(&self, f: impl FnOnce() + Send + 'static) -> bool {
         self.core
-            .submit(false, Location::caller(), infallible(f), |n| {
-                self.start_worker(n)
-            })
+            .submit(false, Location::caller(), infallible(f), &self.starter())
     }
 }
 
@@ -170,11 +217,16 @@ pub(super) fn infallible<F: FnOnce()>(f: F) -> impl FnOnce() -> Result<(), BoxEr
 }
 
 impl<E> Group<E> {
-    fn start_worker(&self, n: usize) -> std::io::Result<()> {
+    /// What the core calls to start a worker.
+    fn starter(&self) -> impl Fn(usize, Arc<Slot>) -> std::io::Result<()> + '_ {
+        |n, slot| self.start_worker(n, slot)
+    }
+
+    fn start_worker(&self, n: usize, slot: Arc<Slot>) -> std::io::Result<()> {
         let core = self.core.clone();
         let handle = thread::Builder::new()
             .name(format!("concur-group-{n}"))
-            .spawn(move || core.work())?;
+            .spawn(move || core.work(&slot))?;
         self.threads
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -222,7 +274,7 @@ impl<E> Drop for Group<E> {
             report_discarded(self.core.collect(None));
             return;
         }
-        self.core.pending.wait();
+        self.core.wait_all();
         self.core.shut_down();
         for handle in self
             .threads
@@ -260,7 +312,7 @@ impl<E> fmt::Debug for Group<E> {
         f.debug_struct("Group")
             .field("limit", &self.core.limit)
             .field("threads_started", &self.threads_started())
-            .field("pending", &self.core.pending.count())
+            .field("pending", &self.core.pending_count())
             .finish_non_exhaustive()
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::thread;
 
 use super::core::Core;
+use super::worker::Slot;
 use super::{infallible, BoxError, GroupBuilder, GroupError};
 use crate::Context;
 
@@ -36,35 +37,61 @@ impl<'scope, 'env, E: Into<BoxError>> Scope<'scope, 'env, E> {
     #[track_caller]
     pub fn go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'env) {
         self.core
-            .submit(true, Location::caller(), f, |n| self.start_worker(n));
+            .submit(true, Location::caller(), f, &self.starter());
     }
 
     /// As [`Group::try_go`](super::Group::try_go).
     #[track_caller]
     pub fn try_go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'env) -> bool {
         self.core
-            .submit(false, Location::caller(), f, |n| self.start_worker(n))
+            .submit(false, Location::caller(), f, &self.starter())
+    }
+
+    /// As [`Group::go_all`](super::Group::go_all).
+    #[track_caller]
+    pub fn go_all<F>(&self, tasks: impl IntoIterator<Item = F>) -> usize
+    where
+        F: FnOnce() -> Result<(), E> + Send + 'env,
+    {
+        self.core
+            .submit_all(Location::caller(), tasks, &self.starter())
+    }
+
+    /// As [`Group::spawn_all`](super::Group::spawn_all).
+    #[track_caller]
+    pub fn spawn_all<F>(&self, tasks: impl IntoIterator<Item = F>) -> usize
+    where
+        F: FnOnce() + Send + 'env,
+    {
+        self.core.submit_all(
+            Location::caller(),
+            tasks.into_iter().map(infallible),
+            &self.starter(),
+        )
     }
 
     /// As [`Group::spawn`](super::Group::spawn): a task that returns nothing.
     #[track_caller]
     pub fn spawn(&self, f: impl FnOnce() + Send + 'env) {
         self.core
-            .submit(true, Location::caller(), infallible(f), |n| {
-                self.start_worker(n)
-            });
+            .submit(true, Location::caller(), infallible(f), &self.starter());
     }
 
     /// As [`Group::try_spawn`](super::Group::try_spawn).
     #[track_caller]
     pub fn try_spawn(&self, f: impl FnOnce() + Send + 'env) -> bool {
         self.core
-            .submit(false, Location::caller(), infallible(f), |n| {
-                self.start_worker(n)
-            })
+            .submit(false, Location::caller(), infallible(f), &self.starter())
     }
 
-    fn start_worker(&self, n: usize) -> std::io::Result<()> {
+    /// What the core calls to start a worker.
+    fn starter(
+        &self,
+    ) -> impl Fn(usize, Arc<Slot>) -> std::io::Result<()> + use<'_, 'scope, 'env, E> {
+        |n, slot| self.start_worker(n, slot)
+    }
+
+    fn start_worker(&self, n: usize, slot: Arc<Slot>) -> std::io::Result<()> {
         let core = self.core.clone();
         // The handle is dropped here, which detaches the thread (the scope
         // still waits for it). That is safe only because a worker cannot be
@@ -73,7 +100,7 @@ impl<'scope, 'env, E: Into<BoxError>> Scope<'scope, 'env, E> {
         // pthread_detach can fault on a thread that exits during it.)
         thread::Builder::new()
             .name(format!("concur-scope-{n}"))
-            .spawn_scoped(self.threads, move || core.work())?;
+            .spawn_scoped(self.threads, move || core.work(&slot))?;
         Ok(())
     }
 
@@ -131,7 +158,7 @@ where
                 // The scope closure panicked: skip what has not started.
                 self.0.cancel.cancel();
             }
-            self.0.pending.wait();
+            self.0.wait_all();
             self.0.shut_down();
         }
     }
