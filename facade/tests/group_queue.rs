@@ -161,3 +161,37 @@ fn tasks_that_meet_within_the_limit_never_wait_for_each_other() {
         }
     });
 }
+
+#[test]
+fn go_all_pulls_its_iterator_without_holding_the_group() {
+    // An iterator that submits to the same group, and one that waits for a
+    // task of the group: neither may find the group's lock held.
+    within(HANG, || {
+        let group = Group::builder().limit(2).queue(4).build().unwrap();
+        let side = Arc::new(AtomicUsize::new(0));
+        let accepted = group.spawn_all((0..10).map(|_| {
+            let side = side.clone();
+            if group.try_spawn(move || {
+                side.fetch_add(1, Ordering::Relaxed);
+            }) {
+                // counted by the task when it runs
+            }
+            || {}
+        }));
+        assert_eq!(accepted, 10);
+        group.wait(&Context::background()).unwrap();
+
+        let (tx, rx) = mpsc::channel::<u32>();
+        group.spawn(move || {
+            for i in 0..3 {
+                tx.send(i).unwrap();
+            }
+        });
+        let got = group.spawn_all(rx.iter().map(|_| || {}));
+        assert_eq!(
+            got, 3,
+            "the iterator ended when the task dropped its sender"
+        );
+        group.wait(&Context::background()).unwrap();
+    });
+}

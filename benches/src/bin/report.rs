@@ -46,7 +46,7 @@ impl Limit {
 /// The benchmark issue's bars on the ratio of two cases of one group:
 /// (description, group, numerator case, denominator case, limit).
 #[rustfmt::skip]
-const RATIO_BARS: [(&str, &str, &str, &str, Limit); 27] = [
+const RATIO_BARS: [(&str, &str, &str, &str, Limit); 29] = [
     ("Mutex uncontended, concur ÷ std (≤ 1.05)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.05)),
     ("Mutex uncontended, concur ÷ parking_lot (≤ 1.0)", "mutex_uncontended", "concur", "parking_lot", Limit::AtMost(1.0)),
     ("lock_ctx(background) ÷ lock() (≤ 1.05)", "mutex_uncontended", "concur_lock_ctx_background", "concur", Limit::AtMost(1.05)),
@@ -58,6 +58,8 @@ const RATIO_BARS: [(&str, &str, &str, &str, Limit); 27] = [
     ("RwLock writers contended, 2 threads, concur ÷ parking_lot (≤ 1.1)", "rwlock_write_contended_2", "concur", "parking_lot", Limit::AtMost(1.1)),
     ("RwLock writers contended, 8 threads, concur ÷ parking_lot (≤ 1.1)", "rwlock_write_contended_8", "concur", "parking_lot", Limit::AtMost(1.1)),
     ("Fan-out, concur group ÷ rayon scope (≤ 1.5)", "fanout_10000", "concur_group", "rayon_scope", Limit::AtMost(1.5)),
+    ("Fan-out, concur scope ÷ rayon scope (≤ 1.5)", "fanout_10000", "concur_scope", "rayon_scope", Limit::AtMost(1.5)),
+    ("Fan-out of 100 × 10 µs on started workers ÷ the floor (≤ 1.1)", "fanout_100x10us", "concur_group", "floor_two_threads", Limit::AtMost(1.1)),
     ("Fan-out, thread per task ÷ concur group (≥ 100)", "fanout_10000", "thread_per_task", "concur_group", Limit::AtLeast(100.0)),
     ("WaitGroup, concur ÷ crossbeam (≤ 0.5)", "wait_group_100", "concur", "crossbeam", Limit::AtMost(0.5)),
     ("Pool, concur ÷ Mutex<Vec> pool (≤ 0.5)", "pool_get_put", "concur", "mutex_vec", Limit::AtMost(0.5)),

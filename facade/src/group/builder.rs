@@ -1,5 +1,5 @@
-//! [`GroupBuilder`]: a group's limit, context, error policy and task error
-//! type, and the [`ConfigError`] for a setting that cannot work.
+//! [`GroupBuilder`]: a group's limit, queue, context, error policy and task
+//! error type, and the [`ConfigError`] for a setting that cannot work.
 
 use std::fmt;
 use std::marker::PhantomData;

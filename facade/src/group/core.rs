@@ -13,9 +13,14 @@
 //! | whether the queue is empty | `queued`, for a spinning worker to watch without the lock | whoever empties or fills the queue, under the lock |
 //! | running tasks' sites | one slot per worker (`worker::Slot`), read only by [`Core::running_sites`] | the worker, with a plain store before and after each task |
 //!
-//! So a task costs one lock round trip on each side and no other shared
-//! atomic (a semaphore and a wait group beside the lock cost four more
-//! contended read-modify-writes per task).
+//! So a task costs one lock round trip on each side (a semaphore and a
+//! wait group beside the lock cost four more contended read-modify-writes
+//! per task), plus a store to `queued` when the queue turns empty or
+//! non-empty.
+//!
+//! Admission is not FIFO among submitters: a place freed by a finished
+//! task goes to whichever submitter takes the lock first (a blocked `go`
+//! is woken for it, but a `try_go` or a new `go` may get there first).
 
 use std::collections::VecDeque;
 use std::panic::Location;
@@ -37,7 +42,7 @@ pub(super) struct State<'env> {
     pub(super) workers: usize,
     pub(super) shutdown: bool,
     /// Every started worker's running slot.
-    pub(super) slots: Vec<Arc<Slot>>,
+    slots: Vec<Arc<Slot>>,
     /// Tasks accepted so far: the next task's index.
     accepted: u64,
     /// Tasks queued or running (accepted, no outcome recorded yet).
@@ -45,7 +50,7 @@ pub(super) struct State<'env> {
     /// Submitters asleep on `space`.
     blocked: usize,
     /// Callers asleep on `finished`.
-    pub(super) waiting: usize,
+    waiting: usize,
     /// Outcomes since the last collection.
     errors: Vec<TaskError>,
     omitted: usize,
@@ -67,9 +72,9 @@ pub(crate) struct Core<'env> {
     pub(super) space: Condvar,
     /// `wait` callers wait here for `unfinished` to reach 0.
     pub(super) finished: Condvar,
-    /// Whether the queue has tasks (1) or not (0), as of its last
-    /// transition, for an idle worker to spin on without the lock.
-    pub(super) queued: AtomicUsize,
+    /// Whether the queue has tasks, as of its last transition, for an idle
+    /// worker to spin on without the lock.
+    pub(super) queued: AtomicBool,
     /// Whether an idle worker is spinning; at most one does, so spinning
     /// never takes a core from the submitter or from a working worker.
     pub(super) spinning: AtomicBool,
@@ -124,11 +129,12 @@ impl<'env> Core<'env> {
             cancel_on_error,
             max_errors,
             threads_started: AtomicUsize::new(0),
-            queued: AtomicUsize::new(0),
+            queued: AtomicBool::new(false),
             spinning: AtomicBool::new(false),
         }
     }
 
+    #[cfg_attr(concur_debug, track_caller)]
     pub(super) fn lock(&self) -> MutexGuard<'_, CachePadded<State<'env>>> {
         self.state.lock()
     }
@@ -195,9 +201,11 @@ impl<'env> Core<'env> {
     }
 
     /// Admits and queues every task of `tasks`, blocking while the group is
-    /// full: as many as fit are queued under one lock. Returns how many
-    /// were accepted (the rest were refused because the context ended, and
-    /// counted as cancelled).
+    /// full: up to [`BATCH`] at a time are pulled from the iterator (and
+    /// boxed) with no lock held, then as many as fit are queued under one
+    /// lock. Returns how many were accepted. If the context ends while it
+    /// blocks, the tasks already pulled are refused and counted as
+    /// cancelled, and the iterator is not pulled any further.
     pub(super) fn submit_all<E, F>(
         &self,
         site: &'static Location<'static>,
@@ -208,19 +216,35 @@ impl<'env> Core<'env> {
         E: Into<BoxError>,
         F: FnOnce() -> Result<(), E> + Send + 'env,
     {
-        let mut tasks = tasks.into_iter().map(|f| Task::new(f, site)).peekable();
+        // The caller's iterator runs only here, never under the lock: it may
+        // block, panic, or submit to this very group.
+        let mut tasks = tasks.into_iter();
+        let mut pulled: VecDeque<Task<'env>> = VecDeque::new();
         let mut accepted = 0;
-        while tasks.peek().is_some() {
+        loop {
+            pulled.extend(
+                tasks
+                    .by_ref()
+                    .take(BATCH - pulled.len())
+                    .map(|f| Task::new(f, site)),
+            );
+            if pulled.is_empty() {
+                return accepted;
+            }
             let Some(state) = self.admit(true) else {
-                // Counted as cancelled by `admit`; the rest share its fate.
-                let rest = tasks.count() - 1;
-                self.lock().cancelled += rest;
-                break;
+                // `admit` counted one as cancelled; the rest of what was
+                // pulled shares its fate.
+                let refused = pulled.len();
+                self.lock().cancelled += refused - 1;
+                for task in pulled {
+                    task.discard();
+                }
+                return accepted;
             };
-            let room = (self.permits - state.unfinished).min(BATCH);
-            accepted += room.min(self.push(state, tasks.by_ref().take(room), start));
+            let room = self.permits - state.unfinished;
+            let n = room.min(pulled.len());
+            accepted += self.push(state, pulled.drain(..n), start);
         }
-        accepted
     }
 
     /// Queues admitted tasks and gets them taken: wakes idle workers, and
@@ -245,7 +269,7 @@ impl<'env> Core<'env> {
             // Only the empty/non-empty transitions are written: the spinner
             // asks nothing else, and a store per task would be one more
             // contended cache line per task.
-            self.queued.store(1, Ordering::Relaxed);
+            self.queued.store(true, Ordering::Relaxed);
         }
         // A spinning worker takes a queued task without being woken. (It
         // clears its flag before it locks the state to look for work one
@@ -310,10 +334,12 @@ impl<'env> Core<'env> {
             .finished
             .wait_while_ctx(ctx, state, |s| s.unfinished > 0);
         state.waiting -= 1;
+        // An ended `ctx` with nothing unfinished is not an interruption: the
+        // last task may have finished between the deadline ending the wait
+        // and this thread taking the lock again.
+        let interrupted = outcome.err().filter(|_| state.unfinished > 0);
         drop(state);
-        // An ended `ctx` with nothing unfinished is not an interruption
-        // (`wait_while_ctx` checks the condition first).
-        self.collect(outcome.err())
+        self.collect(interrupted)
     }
 
     /// Blocks until no task is unfinished, whatever the context.
@@ -383,7 +409,7 @@ impl<'env> Core<'env> {
             return;
         }
         let orphans: Vec<Task<'env>> = state.queue.drain(..).collect();
-        self.queued.store(0, Ordering::Relaxed);
+        self.queued.store(false, Ordering::Relaxed);
         for _ in &orphans {
             let failure = TaskError::Failed(
                 format!("concur-sync: cannot start a worker thread: {err}").into(),

@@ -2,11 +2,13 @@
 //!
 //! Both run tasks on at most `limit` worker threads, started lazily and
 //! reused: a task goes to an idle worker if there is one, and a new worker is
-//! started only while fewer than `limit` exist. Admission is a
-//! [`Semaphore`](crate::Semaphore) of `limit + queue` permits
-//! ([`GroupBuilder::queue`], default 0), so [`Group::go`] blocks while
-//! that many tasks are queued or running, and [`Group::try_go`] refuses
-//! instead; [`Group::go_all`] submits a batch under one lock. The group's
+//! started only while fewer than `limit` exist. At most `limit + queue`
+//! tasks are unfinished (queued or running; [`GroupBuilder::queue`],
+//! default 0): [`Group::go`] blocks while that many are, and
+//! [`Group::try_go`] refuses instead; [`Group::go_all`] submits a batch
+//! under one lock. A place freed by a finished task goes to whichever
+//! submitter gets to it first (a blocked `go` is woken for it, but is not
+//! ahead of a new one: admission is not FIFO). The group's
 //! own state is behind concur's [`Mutex`](crate::Mutex), idle workers
 //! sleep on its [`Condvar`](crate::Condvar), and a worker takes the state
 //! lock once per task (recording the last outcome and taking the next
@@ -106,7 +108,8 @@ impl Group {
 }
 
 impl<E: Into<BoxError>> Group<E> {
-    /// Runs `f` on a worker, blocking while the group is at its limit. If the
+    /// Runs `f` on a worker, blocking while the group is full (`limit +
+    /// queue` tasks unfinished, see [`GroupBuilder::queue`]). If the
     /// group's context ends first, `f` never runs and is counted as
     /// cancelled (as is a task still queued when the context ends).
     ///
@@ -114,7 +117,8 @@ impl<E: Into<BoxError>> Group<E> {
     /// [`scope`](crate::scope) (or [`GroupBuilder::scope`]).
     ///
     /// A task may call `go` on its own group, but if every running task does
-    /// so at the limit, they all wait for each other: use `try_go` there.
+    /// so while the group is full, they all wait for each other: use
+    /// `try_go` there.
     /// A task must not `wait` for its own group (that panics, reported as the
     /// task's `PanicError`).
     #[track_caller]
@@ -124,18 +128,20 @@ impl<E: Into<BoxError>> Group<E> {
     }
 
     /// Like [`go`](Self::go) but never blocks: returns `false` (and drops
-    /// `f`) if the group is at its limit or its context has ended.
+    /// `f`) if the group is full or its context has ended.
     #[track_caller]
     pub fn try_go(&self, f: impl FnOnce() -> Result<(), E> + Send + 'static) -> bool {
         self.core
             .submit(false, Location::caller(), f, &self.starter())
     }
 
-    /// [`go`](Self::go) for every task of `tasks`, queued in batches (one
-    /// lock per batch rather than per task); blocks while the group is full,
-    /// as `go` does. Returns how many tasks were accepted: fewer than given
-    /// only if the group's context ended, and then the rest were counted as
-    /// cancelled.
+    /// [`go`](Self::go) for every task of `tasks`: up to 64 at a time are
+    /// pulled from the iterator (with no lock held: it may block, or submit
+    /// to this group itself), then as many as fit are queued under one
+    /// lock; blocks while the group is full, as `go` does. Returns how many
+    /// tasks were accepted. If the group's context ends, the tasks already
+    /// pulled are counted as cancelled and the iterator is not pulled any
+    /// further.
     ///
     /// ```
     /// use concur_sync::{Context, Group};

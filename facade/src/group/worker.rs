@@ -10,7 +10,7 @@ use std::thread;
 
 use crossbeam_utils::CachePadded;
 
-use super::core::Core;
+use super::core::{Core, Wake};
 use super::error::{PanicError, TaskError};
 use super::BoxError;
 
@@ -107,16 +107,18 @@ impl<'env> Core<'env> {
     /// limit while a long one runs.
     fn take(&self, tally: &mut Tally) -> Option<Task<'env>> {
         let mut state = self.lock();
-        // Who the recorded outcomes wake once the lock is released.
+        // What the recorded outcome asks for once the lock is released: a
+        // cancel (a failure, with `cancel_on_error`), then the wakes.
         let mut owed = None;
         if tally.count() > 0 {
+            let cancel = self.cancel_on_error && !tally.failures.is_empty();
             let n = tally.count();
             state.succeeded += std::mem::take(&mut tally.succeeded);
             state.cancelled += std::mem::take(&mut tally.cancelled);
             for failure in tally.failures.drain(..) {
                 self.keep(&mut state, failure);
             }
-            owed = Some(self.count_out(&mut state, n));
+            owed = Some((cancel, self.count_out(&mut state, n)));
         }
         // Once per idle spell, one worker at a time spins briefly before
         // sleeping: in a fan-out of small tasks the next one is usually
@@ -126,18 +128,18 @@ impl<'env> Core<'env> {
         loop {
             if let Some(task) = state.queue.pop_front() {
                 if state.queue.is_empty() {
-                    self.queued.store(0, Ordering::Relaxed);
+                    self.queued.store(false, Ordering::Relaxed);
                 }
                 drop(state);
-                if let Some(wake) = owed {
-                    wake.run(self);
+                if let Some((cancel, wake)) = owed {
+                    self.settle(cancel, wake);
                 }
                 return Some(task);
             }
-            if let Some(wake) = owed.take() {
+            if let Some((cancel, wake)) = owed.take() {
                 // Wake whoever waits for room or for the end before idling.
                 drop(state);
-                wake.run(self);
+                self.settle(cancel, wake);
                 state = self.lock();
                 continue;
             }
@@ -148,7 +150,7 @@ impl<'env> Core<'env> {
             if std::mem::take(&mut spin) && !self.spinning.swap(true, Ordering::Acquire) {
                 drop(state);
                 let backoff = crossbeam_utils::Backoff::new();
-                while self.queued.load(Ordering::Relaxed) == 0 && !backoff.is_completed() {
+                while !self.queued.load(Ordering::Relaxed) && !backoff.is_completed() {
                     backoff.snooze();
                 }
                 self.spinning.store(false, Ordering::Release);
@@ -161,9 +163,20 @@ impl<'env> Core<'env> {
         }
     }
 
+    /// After an outcome is recorded and the lock released: cancels the
+    /// group if the task failed and should (after the failure is recorded,
+    /// so nobody woken by the cancel misses it; before this worker runs its
+    /// next task, which the cancel then skips), then wakes a blocked
+    /// submitter and, after the last task, the `wait` callers.
+    fn settle(&self, cancel: bool, wake: Wake) {
+        if cancel {
+            self.cancel.cancel();
+        }
+        wake.run(self);
+    }
+
     /// Runs `task` (or skips it if the group's context has ended) and
-    /// tallies its outcome. A failure cancels the group at once if it
-    /// should, so the tasks this worker took with it are skipped too.
+    /// tallies its outcome.
     fn execute(&self, slot: &Slot, task: Task<'env>, tally: &mut Tally) {
         if self.ctx.is_done() {
             task.discard();
@@ -175,12 +188,7 @@ impl<'env> Core<'env> {
         slot.set(None);
         match failure {
             None => tally.succeeded += 1,
-            Some(failure) => {
-                tally.failures.push(failure);
-                if self.cancel_on_error {
-                    self.cancel.cancel();
-                }
-            }
+            Some(failure) => tally.failures.push(failure),
         }
     }
 }
