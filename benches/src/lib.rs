@@ -18,6 +18,7 @@ pub mod fanout;
 pub mod latency;
 pub mod measure;
 pub mod pool;
+pub mod previous;
 pub mod render;
 pub mod sizes;
 pub mod uncontended;

@@ -100,6 +100,7 @@ fn main() {
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let previous = std::fs::read_to_string(root.join("BENCHMARKS.md")).ok(); // to compare with
     let started = Instant::now();
 
     let mut results = Vec::new();
@@ -367,6 +368,10 @@ fn main() {
         );
     }
     let _ = writeln!(md, "\n![latency](benches/plots/latency.svg)\n");
+    if let Some(previous) = &previous {
+        md.push_str(&concur_benches::previous::section(previous, &results));
+        md.push('\n');
+    }
     let _ = writeln!(md, "## Sizes (bytes, this target)\n");
     let _ = writeln!(
         md,
