@@ -10,6 +10,7 @@
 //! two clock reads, about 20 ns each, are the same for every anchor).
 
 use std::hint::black_box;
+use std::ops::DerefMut;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
@@ -47,35 +48,33 @@ pub fn lock_waits(lock: Lock, threads: usize, ops: usize) -> Vec<Duration> {
     match lock {
         Lock::Concur => {
             let m = concur_sync::Mutex::new(0u64);
-            collect(threads, ops, || {
-                let asked = Instant::now();
-                let mut guard = black_box(&m).lock();
-                let waited = asked.elapsed();
-                *guard += 1;
-                waited
-            })
+            timed(threads, ops, || black_box(&m).lock())
         }
         Lock::Std => {
             let m = std::sync::Mutex::new(0u64);
-            collect(threads, ops, || {
-                let asked = Instant::now();
-                let mut guard = black_box(&m).lock().unwrap();
-                let waited = asked.elapsed();
-                *guard += 1;
-                waited
-            })
+            timed(threads, ops, || black_box(&m).lock().unwrap())
         }
         Lock::ParkingLot => {
             let m = parking_lot::Mutex::new(0u64);
-            collect(threads, ops, || {
-                let asked = Instant::now();
-                let mut guard = black_box(&m).lock();
-                let waited = asked.elapsed();
-                *guard += 1;
-                waited
-            })
+            timed(threads, ops, || black_box(&m).lock())
         }
     }
+}
+
+/// Times each `lock()` (from the call to holding the guard), then
+/// increments the counter behind it, on every thread.
+fn timed<G: DerefMut<Target = u64>>(
+    threads: usize,
+    ops: usize,
+    lock: impl Fn() -> G + Sync,
+) -> Vec<Duration> {
+    collect(threads, ops, || {
+        let asked = Instant::now();
+        let mut guard = lock();
+        let waited = asked.elapsed();
+        *guard += 1;
+        waited
+    })
 }
 
 /// Runs `op` (which returns one wait) on `threads` threads started

@@ -26,6 +26,10 @@ const HANG: Duration = Duration::from_secs(60);
 thread_local! {
     /// `Some(skip)`: panic in the next `wait` on any word but `skip`.
     static ARMED: Cell<Option<usize>> = const { Cell::new(None) };
+    /// Whether an armed `wait` of this thread has panicked: only then does
+    /// its `yield_now` count as the clean-up's (a contended lock yields
+    /// while it spins, before it ever sleeps).
+    static UNWOUND: Cell<bool> = const { Cell::new(false) };
 }
 
 /// What the gated-wake test watches, shared by its threads.
@@ -79,6 +83,7 @@ unsafe impl Park for HookPark {
         if let Some(skip) = ARMED.get() {
             if address != skip {
                 ARMED.set(None);
+                UNWOUND.set(true);
                 update(|g| g.in_end_wait = true);
                 panic!("HookPark: an armed wait unwinds");
             }
@@ -103,7 +108,9 @@ unsafe impl Park for HookPark {
         }
     }
     fn yield_now() {
-        update(|g| g.yielding = true);
+        if UNWOUND.get() {
+            update(|g| g.yielding = true);
+        }
         std::hint::spin_loop();
     }
 }
