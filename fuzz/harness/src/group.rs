@@ -1,6 +1,8 @@
 //! Target `group`: a [`Group`] fed arbitrary task outcomes (ok, error,
-//! panic, cancelling the group's context) under an arbitrary configuration,
-//! checked against the `GroupError` those outcomes imply.
+//! panic, cancelling the group's context) under an arbitrary configuration
+//! (limit, queue, error bound, cancel on error) and submission (`go`,
+//! `try_go`, `go_all`), checked against the `GroupError` those outcomes
+//! imply.
 //!
 //! Which tasks run after a cancellation depends on scheduling, so the
 //! checks are the invariants that hold in every schedule: each task either
@@ -27,12 +29,24 @@ enum Outcome {
     Cancel,
 }
 
+/// How the tasks are handed to the group.
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
+enum Submit {
+    /// `go` each: blocks while the group is full.
+    Go,
+    /// `try_go` each: refuses while the group is full, without counting.
+    TryGo,
+    /// `go_all` over them all: a batch, blocking while the group is full.
+    GoAll,
+}
+
 #[derive(Arbitrary, Debug)]
 struct Input {
     limit: u8,
+    queue: u8,
     max_errors: u8,
     cancel_on_error: bool,
-    try_go: bool,
+    submit: Submit,
     tasks: Vec<Outcome>,
 }
 
@@ -58,12 +72,14 @@ pub fn run(data: &[u8]) {
         return;
     };
     let limit = usize::from(input.limit % 4) + 1;
+    let queue = usize::from(input.queue % 8);
     let max_errors = usize::from(input.max_errors % 6) + 1;
     let tasks: Vec<Outcome> = input.tasks.into_iter().take(40).collect();
     let (parent, cancel) = Context::background().with_cancel();
     let cancel = Arc::new(cancel);
     let group = Group::builder()
         .limit(limit)
+        .queue(queue)
         .max_errors(max_errors)
         .cancel_on_error(input.cancel_on_error)
         .context(&parent)
@@ -72,9 +88,9 @@ pub fn run(data: &[u8]) {
     let ran: Arc<Vec<AtomicBool>> =
         Arc::new(tasks.iter().map(|_| AtomicBool::new(false)).collect());
     let mut refused = 0;
-    for (i, &outcome) in tasks.iter().enumerate() {
-        let (ran, cancel) = (ran.clone(), cancel.clone());
-        let task = move || -> Result<(), concur_sync::BoxError> {
+    let task = |i: usize| {
+        let (ran, cancel, outcome) = (ran.clone(), cancel.clone(), tasks[i]);
+        move || -> Result<(), concur_sync::BoxError> {
             ran[i].store(true, Ordering::Relaxed);
             match outcome {
                 Outcome::Ok => Ok(()),
@@ -85,14 +101,16 @@ pub fn run(data: &[u8]) {
                     Ok(())
                 }
             }
-        };
-        if input.try_go {
-            // try_go refuses (at the limit, or cancelled) without counting.
-            if !group.try_go(task) {
-                refused += 1;
-            }
-        } else {
-            group.go(task);
+        }
+    };
+    match input.submit {
+        // try_go refuses (while full, or cancelled) without counting.
+        Submit::TryGo => refused = (0..tasks.len()).filter(|&i| !group.try_go(task(i))).count(),
+        Submit::Go => (0..tasks.len()).for_each(|i| group.go(task(i))),
+        // Refused tasks of a batch are counted as cancelled, as `go`'s are.
+        Submit::GoAll => {
+            let accepted = group.go_all((0..tasks.len()).map(task));
+            assert!(accepted <= tasks.len());
         }
     }
     let result = group.wait(&Context::background());
@@ -104,7 +122,10 @@ pub fn run(data: &[u8]) {
     let ran_count = ran.iter().filter(|&&r| r).count();
     let cancelling =
         tasks.contains(&Outcome::Cancel) || (input.cancel_on_error && !failed.is_empty());
-    let context = format!("{tasks:?} limit {limit} max_errors {max_errors} {result:?}");
+    let context = format!(
+        "{tasks:?} {:?} limit {limit} queue {queue} max_errors {max_errors} {result:?}",
+        input.submit
+    );
     match &result {
         Ok(()) => {
             assert!(failed.is_empty(), "{context}");
@@ -154,7 +175,7 @@ pub fn run(data: &[u8]) {
             0,
             "cancelled without a cancellation; {context}"
         );
-        if !input.try_go {
+        if input.submit != Submit::TryGo {
             assert!(ran.iter().all(|&r| r), "a task never ran; {context}");
         }
     }
