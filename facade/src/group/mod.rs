@@ -32,14 +32,15 @@
 //! task that returns nothing.
 //!
 //! The code: this file has [`Group`]; `builder` its configuration; `core`
-//! the shared machinery (admission, queue, starting workers, collection);
-//! `worker` the workers' loop; `error` what is reported; `scope` the
+//! the shared state, waiting and collection; `submit` admission, the
+//! queue and starting workers; `worker` the workers' loop; `error` what is reported; `scope` the
 //! scoped form.
 
 mod builder;
 mod core;
 mod error;
 mod scope;
+mod submit;
 mod worker;
 
 use std::fmt;
