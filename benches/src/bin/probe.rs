@@ -9,7 +9,9 @@
 //!
 //! Each argument is a prefix of group names; `--waits` adds the contended
 //! lock-wait distributions; `--runs N` repeats the whole measurement N
-//! times (a bar counts when the median of three runs meets it).
+//! times (a bar counts when the median of three runs meets it); `--case S`
+//! keeps only the cases whose name contains `S` (repeatable; for profiling
+//! one case).
 
 use std::time::Duration;
 
@@ -22,10 +24,13 @@ fn main() {
     let mut prefixes = Vec::new();
     let mut runs = 1;
     let mut waits = false;
+    let mut cases = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--waits" {
             waits = true;
+        } else if arg == "--case" {
+            cases.push(args.next().expect("--case takes a name fragment"));
         } else if arg == "--runs" {
             runs = args
                 .next()
@@ -48,6 +53,12 @@ fn main() {
             .into_iter()
             .filter(|g| prefixes.iter().any(|p| g.name.starts_with(p.as_str())))
         {
+            let mut group = group;
+            if !cases.is_empty() {
+                group
+                    .cases
+                    .retain(|c| cases.iter().any(|s| c.name.contains(s.as_str())));
+            }
             let result = measure_group(group, &settings);
             let base = result.cases[0].ns;
             println!("run {run}: {}", result.name);
