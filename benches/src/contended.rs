@@ -6,8 +6,8 @@
 //! * `rwlock_write_contended_T`: the same through the write lock of an
 //!   `RwLock` (its writers spin and yield like the mutex).
 //! * `semaphore_contended_T`: a semaphore of 1 permit, blocking acquire then
-//!   release, vs tokio's (through a parking `block_on`) and a `Mutex` +
-//!   `Condvar` semaphore.
+//!   release, in FIFO and barging mode, vs tokio's (through a parking
+//!   `block_on`) and a `Mutex` + `Condvar` semaphore.
 
 use std::hint::black_box;
 use std::sync::{Barrier, Mutex as StdMutex};
@@ -102,6 +102,13 @@ fn semaphore(threads: usize) -> Group {
     Group::new(name, "acquire the one permit (blocking), release it")
         .case("concur", move |n| {
             let sem = concur_sync::Semaphore::new(1);
+            let bg = Context::background();
+            run_threads(threads, n, || {
+                drop(black_box(&sem).acquire(&bg, 1).unwrap())
+            })
+        })
+        .case("concur_barging", move |n| {
+            let sem = concur_sync::Semaphore::new_barging(1);
             let bg = Context::background();
             run_threads(threads, n, || {
                 drop(black_box(&sem).acquire(&bg, 1).unwrap())

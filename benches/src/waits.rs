@@ -8,12 +8,100 @@
 //! of them has done so `ops` times,
 //! reading the clock before the lock call and once it holds the lock (the
 //! two clock reads, about 20 ns each, are the same for every anchor).
+//!
+//! The same for a semaphore of one permit at 8 threads (`permit_wait_*`):
+//! concur's FIFO mode, its barging mode and a `Mutex` + `Condvar`
+//! semaphore, next to the `semaphore_contended_8` throughput.
 
 use std::hint::black_box;
 use std::ops::DerefMut;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
+
+use concur_sync::Context;
+
+use crate::anchors::CondvarSemaphore;
+use crate::measure::Distribution;
+
+/// Every wait distribution of the report: each mutex at 2 and 8 threads
+/// (`lock_ops` acquisitions of the first thread to finish), and each
+/// semaphore at 8 (a twenty-fifth of that: its FIFO mode sleeps on every
+/// acquire).
+pub fn distributions(lock_ops: usize) -> Vec<Distribution> {
+    let mut dists = Vec::new();
+    for threads in [2, 8] {
+        for lock in Lock::ALL {
+            dists.push(Distribution::new(
+                lock.series(threads),
+                "each lock() of a contended mutex (every thread, all contending)",
+                lock_waits(lock, threads, lock_ops),
+            ));
+        }
+    }
+    for permit in Permit::ALL {
+        dists.push(Distribution::new(
+            permit.series(),
+            "each acquire of a 1-permit semaphore, 8 threads (every thread, all contending)",
+            permit_waits(permit, 8, (lock_ops / 25).max(100)),
+        ));
+    }
+    dists
+}
+
+/// A semaphore of one permit whose acquire waits are measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permit {
+    /// `concur_sync::Semaphore::new`: FIFO hand-off.
+    Fifo,
+    /// `concur_sync::Semaphore::new_barging`.
+    Barging,
+    /// A `Mutex` + `Condvar` semaphore (the releaser may barge back in).
+    MutexCondvar,
+}
+
+impl Permit {
+    /// Every semaphore, concur's first.
+    pub const ALL: [Permit; 3] = [Permit::Fifo, Permit::Barging, Permit::MutexCondvar];
+
+    /// The series name.
+    pub fn series(self) -> &'static str {
+        match self {
+            Permit::Fifo => "permit_wait_concur_8",
+            Permit::Barging => "permit_wait_concur_barging_8",
+            Permit::MutexCondvar => "permit_wait_mutex_condvar_8",
+        }
+    }
+}
+
+/// The wait of every acquire of one permit (then released at once):
+/// `threads` threads, until one has done `ops`.
+pub fn permit_waits(permit: Permit, threads: usize, ops: usize) -> Vec<Duration> {
+    let bg = Context::background();
+    let concur = |sem: concur_sync::Semaphore| {
+        collect(threads, ops, || {
+            let asked = Instant::now();
+            let held = black_box(&sem).acquire(&bg, 1).unwrap();
+            let waited = asked.elapsed();
+            drop(held);
+            waited
+        })
+    };
+    match permit {
+        Permit::Fifo => concur(concur_sync::Semaphore::new(1)),
+        Permit::Barging => concur(concur_sync::Semaphore::new_barging(1)),
+        Permit::MutexCondvar => {
+            let sem = CondvarSemaphore::new(1);
+            collect(threads, ops, || {
+                let asked = Instant::now();
+                black_box(&sem).acquire();
+                let waited = asked.elapsed();
+                sem.release();
+                waited
+            })
+        }
+    }
+}
 
 /// A mutex whose waits are measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -61,7 +61,9 @@ pub use mutex::RawMutex;
 pub use once::{Begin, OnceGuard, OnceState};
 pub use park::{Clock, ClockSpinPark, DefaultPark, NoDeadline, Park, SpinPark, TimedOut};
 pub use rwlock::RawRwLock;
-pub use semaphore::{AcquireError, RawSemaphore, Snapshot, TryAcquireError, MAX_PERMITS};
+pub use semaphore::{
+    AcquireError, RawSemaphore, Snapshot, TryAcquireError, FAIR_AFTER, MAX_PERMITS,
+};
 pub use waiter::{Interrupted, Waiter};
 
 #[cfg(all(feature = "futex", not(loom)))]

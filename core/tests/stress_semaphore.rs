@@ -1,6 +1,7 @@
 //! The semaphore under many threads, random operations and random
 //! interrupts: at the end every permit is back and no waiter is left queued
-//! or waiting for the capacity to grow.
+//! or waiting for the capacity to grow. Each test runs in FIFO mode and in
+//! barging mode.
 
 mod common;
 
@@ -16,11 +17,32 @@ use concur_core::{AcquireError, RawSemaphore, Waiter};
 
 const HANG: Duration = Duration::from_secs(240);
 
+type Sem = RawSemaphore<concur_core::DefaultPark>;
+
 #[test]
 fn semaphore_conserves_permits_under_interrupts() {
-    within(HANG, || {
+    conserves_permits_under_interrupts(Sem::new);
+}
+
+#[test]
+fn barging_semaphore_conserves_permits_under_interrupts() {
+    conserves_permits_under_interrupts(Sem::new_barging);
+}
+
+#[test]
+fn semaphore_resizing_and_retiring_conserves_permits() {
+    resizing_and_retiring_conserves_permits(Sem::new);
+}
+
+#[test]
+fn barging_semaphore_resizing_and_retiring_conserves_permits() {
+    resizing_and_retiring_conserves_permits(Sem::new_barging);
+}
+
+fn conserves_permits_under_interrupts(new: fn(u64) -> Sem) {
+    within(HANG, move || {
         const CAPACITY: u64 = 10;
-        let sem = Arc::new(RawSemaphore::<concur_core::DefaultPark>::new(CAPACITY));
+        let sem = Arc::new(new(CAPACITY));
         let held = Arc::new(AtomicU64::new(0));
         let acquired = Arc::new(AtomicU64::new(0));
         let interrupts = run_workers(99, {
@@ -65,10 +87,9 @@ fn semaphore_conserves_permits_under_interrupts() {
     });
 }
 
-#[test]
-fn semaphore_resizing_and_retiring_conserves_permits() {
-    within(HANG, || {
-        let sem = Arc::new(RawSemaphore::<concur_core::DefaultPark>::new(8));
+fn resizing_and_retiring_conserves_permits(new: fn(u64) -> Sem) {
+    within(HANG, move || {
+        let sem = Arc::new(new(8));
         // Net change of the capacity made by the workers, to check at the end.
         let delta = Arc::new(AtomicI64::new(0));
         // Requests made above the capacity that were granted in the end.

@@ -1,7 +1,8 @@
 //! The semaphore as a migrating user meets it: waiting for permits that a
 //! producer adds later (and giving up with the context), `try_acquire`
 //! saying why, zero-permit requests that respect the queue, the waiter
-//! count, and permits that merge and split.
+//! count, permits that merge and split, and the barging mode under threads
+//! with deadlines.
 
 mod common;
 
@@ -145,4 +146,54 @@ fn merging_permits_of_two_semaphores_panics_and_loses_nothing() {
     let message = panic.downcast_ref::<&str>().copied().unwrap_or_default();
     assert!(message.contains("different semaphore"), "{message}");
     assert_eq!((one.available(), two.available()), (1, 1));
+}
+
+#[test]
+fn a_barging_semaphore_serves_every_thread_and_honours_contexts() {
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 2_000;
+    let sem = Arc::new(Semaphore::new_barging(2));
+    assert!(sem.is_barging() && !Semaphore::new(1).is_barging());
+    let (tx, rx) = mpsc::channel();
+    for t in 0..THREADS {
+        let (sem, tx) = (sem.clone(), tx.clone());
+        thread::spawn(move || {
+            let (mut got, mut gave_up) = (0, 0);
+            for i in 0..ROUNDS {
+                // Every fourth acquire of half the threads may give up.
+                let ctx = if t % 2 == 0 && i % 4 == 0 {
+                    Context::background().with_timeout(Duration::from_micros(50))
+                } else {
+                    Context::background()
+                };
+                match sem.acquire(&ctx, 1) {
+                    Ok(permit) => {
+                        got += 1;
+                        drop(permit);
+                    }
+                    Err(Error::DeadlineExceeded) => gave_up += 1,
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+            }
+            tx.send((got, gave_up)).unwrap();
+        });
+    }
+    let mut total = 0;
+    for _ in 0..THREADS {
+        let (got, gave_up) = rx.recv_timeout(HANG).expect("a barging waiter hung");
+        assert_eq!(got + gave_up, ROUNDS);
+        total += got;
+    }
+    assert!(
+        total >= ROUNDS * THREADS / 2,
+        "only {total} acquires succeeded"
+    );
+    assert_eq!(sem.available(), 2, "every permit is back");
+    assert_eq!(sem.waiters(), 0);
+
+    // A held permit: a barging waiter still ends with its context.
+    let held = sem.try_acquire(2).unwrap();
+    let ctx = Context::background().with_timeout(Duration::from_millis(5));
+    assert_eq!(sem.acquire(&ctx, 1).unwrap_err(), Error::DeadlineExceeded);
+    drop(held);
 }

@@ -15,10 +15,10 @@
 
 use std::time::Duration;
 
-use concur_benches::measure::{measure_group, Distribution, Settings};
+use concur_benches::measure::{measure_group, Settings};
 use concur_benches::render::{fmt_d, fmt_ns};
 use concur_benches::throughput_groups;
-use concur_benches::waits::{lock_waits, Lock};
+use concur_benches::waits;
 
 fn main() {
     let mut prefixes = Vec::new();
@@ -72,23 +72,16 @@ fn main() {
             }
         }
         if waits {
-            for threads in [2, 8] {
-                for lock in Lock::ALL {
-                    let d = Distribution::new(
-                        lock.series(threads),
-                        "",
-                        lock_waits(lock, threads, settings.lock_waits),
-                    );
-                    println!(
-                        "run {run}: {:<26} n {:>8} p50 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}",
-                        d.name,
-                        d.sorted.len(),
-                        fmt_d(d.quantile(0.5)),
-                        fmt_d(d.quantile(0.99)),
-                        fmt_d(d.quantile(0.999)),
-                        fmt_d(*d.sorted.last().expect("samples"))
-                    );
-                }
+            for d in waits::distributions(settings.lock_waits) {
+                println!(
+                    "run {run}: {:<28} n {:>8} p50 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}",
+                    d.name,
+                    d.sorted.len(),
+                    fmt_d(d.quantile(0.5)),
+                    fmt_d(d.quantile(0.99)),
+                    fmt_d(d.quantile(0.999)),
+                    fmt_d(*d.sorted.last().expect("samples"))
+                );
             }
         }
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use concur_benches::latency::{self, PingPong};
 use concur_benches::measure::{measure_group, Distribution, Settings};
 use concur_benches::render::{bar_chart, fmt_d, fmt_ns, machine};
-use concur_benches::waits::{lock_waits, Lock};
+use concur_benches::waits::{self, Lock};
 use concur_benches::{sizes, throughput_groups};
 
 struct Bar {
@@ -152,15 +152,7 @@ fn main() {
         "parking_lot try_lock_until on a held lock: return minus deadline (1 ms)",
         latency::parking_lot_deadline_overshoot(settings.deadlines, ms),
     ));
-    for threads in [2, 8] {
-        for lock in Lock::ALL {
-            dists.push(Distribution::new(
-                lock.series(threads),
-                "each lock() of a contended mutex (every thread, all contending)",
-                lock_waits(lock, threads, settings.lock_waits),
-            ));
-        }
-    }
+    dists.extend(waits::distributions(settings.lock_waits));
     let elapsed = started.elapsed();
 
     let group = |name: &str| {

@@ -102,7 +102,7 @@ impl<P: Park> RawSemaphore<P> {
     ///
     /// # Safety
     /// The list lock is held and `node` is linked into the queue.
-    unsafe fn take_back_locked(queue: &mut Queue<P>, node: *const Waiter<P>) -> u64 {
+    pub(super) unsafe fn take_back_locked(queue: &mut Queue<P>, node: *const Waiter<P>) -> u64 {
         // SAFETY: the caller's obligations.
         let granted = unsafe {
             (*node).queued_mut(|q| {

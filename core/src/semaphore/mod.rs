@@ -79,16 +79,48 @@
 //! In every case each permit is either available, held by exactly one
 //! caller, or counted in `pending` for exactly one queued node.
 //!
+//! # Barging mode (opt in: [`RawSemaphore::new_barging`])
+//!
+//! With many more threads than cores, a FIFO hand-off to a sleeping waiter
+//! is a convoy: the releaser, coming back for more, finds the permit given
+//! away and sleeps too, so every acquire pays a sleep and a wake. In
+//! barging mode a running thread may take available permits past the
+//! queue, and a release offers permits to the head instead of granting
+//! them:
+//!
+//! * `SLOW` still means "the queue is non-empty (or closed)", but the
+//!   available count beside it need not be 0. Acquires take from it
+//!   whenever it covers them (`try_barge`); plain `try_take` still fails on
+//!   `SLOW`, so the FIFO mode's fast paths are unchanged.
+//! * A release (under the lock) adds its permits to `state` and, if they
+//!   cover the head and no offer is out, unlinks the head with the outcome
+//!   `Retry` and wakes it (`nudge_locked`; `offer_out` records the
+//!   offer). The woken owner takes the lock: if its permits are still
+//!   there it takes them; otherwise it links again at its arrival place
+//!   (its ticket) and sleeps. Either way it passes the offer on.
+//! * Bounded bypass: each offer counts a pass on the head; a head passed
+//!   over [`FAIR_AFTER`] times, or holding a partial grant, gets FIFO
+//!   hand-offs (`grant_locked`, which in this mode first takes every
+//!   available permit into the grant). So no request waits behind more
+//!   than `FAIR_AFTER` offers per place, large ones included.
+//!
+//! The invariant that keeps it live: while the queue is non-empty and the
+//! available permits cover the head, an offer is out. Every path that adds
+//! permits or changes the head re-establishes it under the lock.
+//!
 //! The code: this file has the fast paths and the blocking `acquire`;
 //! `queue` links, completes and grants under the list lock; `capacity`
 //! keeps requests above the capacity aside and moves them; `resize` has
 //! the releases, `add_permits`, `forget_permits`, `retire` and `close`;
-//! `error` has the two error types.
+//! `barging` has barging mode's offers; `snapshot` the consistent view for
+//! checkers; `error` has the two error types.
 
+mod barging;
 mod capacity;
 mod error;
 mod queue;
 mod resize;
+mod snapshot;
 
 use core::pin::Pin;
 
@@ -100,6 +132,7 @@ use crate::sync::{
 use crate::waiter::{Waiter, DONE, INTERRUPTED};
 pub use error::{AcquireError, TryAcquireError};
 use queue::Queue;
+pub use snapshot::Snapshot;
 
 const SLOW: u64 = 1 << 63;
 /// In `capacity`: some request waits for the capacity to grow.
@@ -107,6 +140,12 @@ const OVERSIZED: u64 = 1 << 63;
 
 /// The largest number of permits a semaphore can hold: 2^63 - 1.
 pub const MAX_PERMITS: u64 = SLOW - 1;
+
+/// In barging mode, how many offers the head of the queue may lose to
+/// barging acquirers before releases hand it its permits (FIFO). Each lost
+/// offer costs the head one wake-up, so its wait at the head is bounded by
+/// about `FAIR_AFTER + 1` wake-ups.
+pub const FAIR_AFTER: u32 = 4;
 
 /// A weighted FIFO semaphore without RAII; see the [module docs](self).
 ///
@@ -132,6 +171,12 @@ pub struct RawSemaphore<P: Park = DefaultPark> {
     state: AtomicU64,
     capacity: AtomicU64,
     closed: AtomicBool,
+    /// Barging mode (fixed at construction).
+    barging: bool,
+    /// Barging mode: an offer is out (a head was unlinked with `Retry` and
+    /// its owner has not taken the list lock since). Written only under the
+    /// list lock; an atomic so that it packs beside `closed` and the lock.
+    offer_out: AtomicBool,
     lock: RawMutex<P>,
     waiters: AtomicUsize,
     queue: UnsafeCell<Queue<P>>,
@@ -152,10 +197,33 @@ impl<P: Park> RawSemaphore<P> {
         /// If `permits` exceeds [`MAX_PERMITS`].
         pub fn new(permits: u64) -> Self {
             assert!(permits <= MAX_PERMITS, "concur-core: RawSemaphore::new with more than MAX_PERMITS permits");
+            Self::with_mode(permits, false)
+        }
+    }
+
+    crate::sync::const_fn! {
+        /// A semaphore holding `permits` permits in
+        /// [barging mode](self#barging-mode-opt-in-rawsemaphorenew_barging):
+        /// a running thread may take available permits past queued
+        /// waiters, and a waiter that loses [`FAIR_AFTER`] offers gets the
+        /// next permits handed to it.
+        ///
+        /// # Panics
+        /// If `permits` exceeds [`MAX_PERMITS`].
+        pub fn new_barging(permits: u64) -> Self {
+            assert!(permits <= MAX_PERMITS, "concur-core: RawSemaphore::new_barging with more than MAX_PERMITS permits");
+            Self::with_mode(permits, true)
+        }
+    }
+
+    crate::sync::const_fn! {
+        fn with_mode(permits: u64, barging: bool) -> Self {
             Self {
                 state: AtomicU64::new(permits),
                 capacity: AtomicU64::new(permits),
                 closed: AtomicBool::new(false),
+                barging,
+                offer_out: AtomicBool::new(false),
                 lock: RawMutex::new(),
                 waiters: AtomicUsize::new(0),
                 queue: UnsafeCell::new(Queue::new()),
@@ -164,7 +232,7 @@ impl<P: Park> RawSemaphore<P> {
     }
 
     /// Permits available right now (a racy snapshot; 0 while the queue is
-    /// non-empty).
+    /// non-empty, except in barging mode).
     #[inline]
     pub fn available(&self) -> u64 {
         self.state.load(Ordering::Relaxed) & !SLOW
@@ -183,6 +251,12 @@ impl<P: Park> RawSemaphore<P> {
         self.waiters.load(Ordering::Relaxed)
     }
 
+    /// Whether the semaphore is in barging mode ([`new_barging`](Self::new_barging)).
+    #[inline]
+    pub fn is_barging(&self) -> bool {
+        self.barging
+    }
+
     /// Whether [`close`](Self::close) has been called.
     #[inline]
     pub fn is_closed(&self) -> bool {
@@ -192,13 +266,38 @@ impl<P: Park> RawSemaphore<P> {
     /// Takes `n` permits if they are available and the queue is empty (zero
     /// permits too: they wait their turn like any other request). Requests
     /// waiting aside for the capacity to grow do not count: they hold up
-    /// nobody.
+    /// nobody. In barging mode, available permits are taken even past a
+    /// queue.
     #[inline]
     pub fn try_acquire(&self, n: u64) -> Result<(), TryAcquireError> {
-        if self.try_take(n) {
+        if self.try_take(n) || (self.barging && self.try_barge(n)) {
             Ok(())
         } else {
             Err(self.try_failure(n))
+        }
+    }
+
+    /// Barging mode's take: `n` permits if that many are available, queue
+    /// or not (never from a closed semaphore).
+    #[inline]
+    fn try_barge(&self, n: u64) -> bool {
+        if self.is_closed() {
+            return false;
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & !SLOW < n {
+                return false;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state - n,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
         }
     }
 
@@ -262,15 +361,19 @@ impl<P: Park> RawSemaphore<P> {
         // us a sleep and itself a wake. `try_take` fails once anyone queues,
         // so spinning never overtakes a queued waiter. A request above the
         // capacity cannot be helped by a release: no spin.
+        // In barging mode, spinning takes past the queue as well.
+        if self.barging && self.try_barge(n) {
+            return Ok(());
+        }
         let mut spins = if n <= self.capacity() { SPIN_LIMIT } else { 0 };
         while spins > 0 {
             spins -= 1;
             spin_hint();
             let state = self.state.load(Ordering::Relaxed);
-            if state & SLOW != 0 || node.is_interrupted() {
+            if (state & SLOW != 0 && !self.barging) || node.is_interrupted() {
                 break;
             }
-            if self.try_take(n) {
+            if self.try_take(n) || (self.barging && self.try_barge(n)) {
                 return Ok(());
             }
         }
@@ -280,60 +383,27 @@ impl<P: Park> RawSemaphore<P> {
         if !unsafe { self.enqueue(node, n)? } {
             return Ok(());
         }
-        let mut word = node.word().load(Ordering::Acquire);
-        while word & (DONE | INTERRUPTED) == 0 {
-            node.sleep(node.word(), word, || {
-                // The parker unwound with our node linked. Leave as an
-                // interrupted wait leaves, handing on a partial grant (or
-                // giving back a full one), before the node's frame is gone.
-                node.interrupt();
-                // SAFETY: queued by `enqueue` above; the unwind skips the
-                // completion below, so this is the only one.
-                let _ = unsafe { self.complete(node, n) };
-            });
-            word = node.word().load(Ordering::Acquire);
-        }
-        // SAFETY: queued by `enqueue` above, completed only here.
-        unsafe { self.complete(node, n) }
-    }
-
-    /// A consistent snapshot for tests and checkers: (available, pending
-    /// partial grants, capacity, queued nodes, oversized requests). Takes the
-    /// list lock.
-    pub fn snapshot(&self) -> Snapshot {
-        // SAFETY: lock held by `locked`; linked nodes are alive.
-        self.locked(|queue, _| unsafe {
-            let count = |list: &crate::list::WaitList<P>| {
-                let mut count = 0;
-                let mut cursor = list.head();
-                while let Some(node) = cursor {
-                    count += 1;
-                    cursor = list.next(node);
-                }
-                count
-            };
-            Snapshot {
-                available: self.state.load(Ordering::Acquire) & !SLOW,
-                pending: queue.pending,
-                capacity: self.capacity.load(Ordering::Acquire) & !OVERSIZED,
-                queued: count(&queue.list),
-                oversized: count(&queue.oversized),
+        loop {
+            let mut word = node.word().load(Ordering::Acquire);
+            while word & (DONE | INTERRUPTED) == 0 {
+                node.sleep(node.word(), word, || {
+                    // The parker unwound with our node linked. Leave as an
+                    // interrupted wait leaves, handing on a partial grant (or
+                    // giving back a full one), before the node's frame is gone.
+                    node.interrupt();
+                    // SAFETY: queued by `enqueue` (or queued again by
+                    // `complete`); the unwind skips the completion below, so
+                    // this is the only one. Interrupted, it ends the wait.
+                    let _ = unsafe { self.complete(node, n) };
+                });
+                word = node.word().load(Ordering::Acquire);
             }
-        })
+            // SAFETY: queued by `enqueue` above (or again by the last
+            // `complete`), and not completed since.
+            if let Some(result) = unsafe { self.complete(node, n) } {
+                return result;
+            }
+            // A barging offer that others took first: queued again.
+        }
     }
-}
-
-/// A consistent view of a [`RawSemaphore`], from [`RawSemaphore::snapshot`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Permits available.
-    pub available: u64,
-    /// Permits granted to queued waiters that are not complete yet.
-    pub pending: u64,
-    /// Permits in existence.
-    pub capacity: u64,
-    /// Waiters queued (their requests fit the capacity).
-    pub queued: usize,
-    /// Waiters whose requests are above the capacity, waiting for it to grow.
-    pub oversized: usize,
 }

@@ -80,6 +80,7 @@ impl<P: Park> RawSemaphore<P> {
                 q.need = n - taken;
                 q.outcome = Outcome::Pending;
                 q.ticket = ticket;
+                q.passes = 0;
             });
             queue.pending += taken;
             self.link_locked(queue, node_ptr, oversized);
@@ -89,12 +90,28 @@ impl<P: Park> RawSemaphore<P> {
 
     /// Takes `n` permits if the queue is empty and they are available
     /// (`None`); otherwise takes what is available and sets `SLOW` in the
-    /// same step, returning what it took.
+    /// same step, returning what it took. In barging mode: takes `n` if
+    /// available, queue or not; otherwise sets `SLOW` and takes nothing
+    /// (queued waits hold partial grants only from hand-offs).
     ///
     /// Called under the list lock (`SLOW` is set only under it).
     fn take_or_mark_queued_locked(&self, n: u64) -> Option<u64> {
         let mut state = self.state.load(Ordering::Acquire);
         loop {
+            if self.barging {
+                let covered = state & !SLOW >= n;
+                let new = if covered { state - n } else { state | SLOW };
+                match self.state.compare_exchange_weak(
+                    state,
+                    new,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return (!covered).then_some(0),
+                    Err(now) => state = now,
+                }
+                continue;
+            }
             if state & SLOW == 0 && state >= n {
                 match self.state.compare_exchange_weak(
                     state,
@@ -118,12 +135,19 @@ impl<P: Park> RawSemaphore<P> {
     }
 
     /// Ends a queued wait whose node word has `DONE` or `INTERRUPTED` set:
-    /// reads the outcome, or leaves the queue if interrupted first.
+    /// reads the outcome, or leaves the queue if interrupted first. `None`:
+    /// a barging offer that others took first; the node is queued again
+    /// (its word's `DONE` cleared) and the owner waits as before. Never
+    /// `None` for an interrupted node.
     ///
     /// # Safety
-    /// `node` was queued on this semaphore by [`enqueue`](Self::enqueue) and
-    /// has not been completed since.
-    pub(crate) unsafe fn complete(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
+    /// `node` was queued on this semaphore by [`enqueue`](Self::enqueue) (or
+    /// queued again by this function) and has not been completed since.
+    pub(crate) unsafe fn complete(
+        &self,
+        node: &Waiter<P>,
+        n: u64,
+    ) -> Option<Result<(), AcquireError>> {
         let node_ptr: *const Waiter<P> = node;
         if node.word().load(Ordering::Acquire) & DONE == 0 {
             // Interrupted while queued: leave, handing on what we were given.
@@ -148,7 +172,7 @@ impl<P: Park> RawSemaphore<P> {
             });
             linked.disarm();
             if left {
-                return Err(AcquireError::Interrupted);
+                return Some(Err(AcquireError::Interrupted));
             }
         }
 
@@ -156,7 +180,7 @@ impl<P: Park> RawSemaphore<P> {
         // SAFETY: unlinked, and the Acquire load of DONE orders the granter's
         // writes before our read.
         let outcome = unsafe { node.queued_mut(|q| q.outcome) };
-        match outcome {
+        Some(match outcome {
             Outcome::Granted if node.is_interrupted() => {
                 self.release(n);
                 Err(AcquireError::Interrupted)
@@ -164,8 +188,10 @@ impl<P: Park> RawSemaphore<P> {
             Outcome::Granted => Ok(()),
             Outcome::Closed => Err(AcquireError::Closed),
             Outcome::Interrupted => Err(AcquireError::Interrupted),
+            // SAFETY: unlinked with `Retry`; we are its owner.
+            Outcome::Retry => return unsafe { self.retry(node, n) },
             Outcome::Pending => unreachable!("concur-core: woken waiter without an outcome"),
-        }
+        })
     }
 
     /// Runs `f` on the queue with the list lock held, then, after unlocking,
@@ -187,6 +213,11 @@ impl<P: Park> RawSemaphore<P> {
         wake: &mut WakeBatch<P>,
         mut permits: u64,
     ) {
+        if self.barging && !queue.list.is_empty() {
+            // A hand-off in barging mode: the permits left available by
+            // barging releases go to the queue too (FIFO).
+            permits += self.state.fetch_and(SLOW, Ordering::AcqRel) & !SLOW;
+        }
         while let Some(head) = queue.list.head() {
             // SAFETY: linked nodes are alive and their fields are ours under the lock.
             let node = unsafe { &*head };
@@ -256,7 +287,8 @@ impl<P: Park> RawSemaphore<P> {
     /// The list lock is held.
     pub(super) unsafe fn settle_locked(&self, queue: &Queue<P>, permits: u64) {
         let slow = !queue.list.is_empty() || self.closed.load(Ordering::Relaxed);
-        debug_assert!(queue.list.is_empty() || permits == 0);
+        // Only barging mode leaves permits available beside a queue.
+        debug_assert!(queue.list.is_empty() || permits == 0 || self.barging);
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
             let available = (state & !SLOW) + permits;

@@ -2,10 +2,12 @@
 //! `forget_permits`, `retire` and `close`, each granting queued waiters (or
 //! refusing them) under the list lock. See the [parent module](super).
 
+use crate::locked::WakeBatch;
 use crate::park::Park;
 use crate::sync::Ordering;
 use crate::waiter::Outcome;
 
+use super::queue::Queue;
 use super::{RawSemaphore, MAX_PERMITS, OVERSIZED, SLOW};
 
 impl<P: Park> RawSemaphore<P> {
@@ -47,7 +49,7 @@ impl<P: Park> RawSemaphore<P> {
             if after > capacity {
                 return Some((available, capacity));
             }
-            self.grant_locked(queue, wake, n);
+            self.offer_locked(queue, wake, n);
             None
         });
         if let Some((available, capacity)) = over {
@@ -87,11 +89,15 @@ impl<P: Park> RawSemaphore<P> {
 
     /// Removes up to `n` *available* permits from existence and returns how
     /// many it removed. Permits that are held or granted are not touched (and
-    /// while the queue is non-empty, none are available).
+    /// while the queue is non-empty, none are available, except in barging
+    /// mode, where queued requests that stop fitting step aside as with
+    /// [`retire`](Self::retire)).
     pub fn forget_permits(&self, n: u64) -> u64 {
-        // Under the lock: the capacity shrinks only there, and while anyone
-        // is queued nothing is available, so no queued request stops fitting.
-        self.locked(|_, _| {
+        // Under the lock: the capacity shrinks only there, and (FIFO) while
+        // anyone is queued nothing is available, so no queued request stops
+        // fitting.
+        // SAFETY: lock held by `locked`.
+        self.locked(|queue, wake| unsafe {
             let mut state = self.state.load(Ordering::Relaxed);
             loop {
                 let taken = (state & !SLOW).min(n);
@@ -101,6 +107,10 @@ impl<P: Park> RawSemaphore<P> {
                     Ordering::AcqRel,
                     Ordering::Relaxed,
                 ) {
+                    Ok(_) if self.barging && taken > 0 => {
+                        self.shrink_locked(queue, wake, taken);
+                        return taken;
+                    }
                     Ok(_) => {
                         self.capacity.fetch_sub(taken, Ordering::AcqRel);
                         return taken;
@@ -134,12 +144,33 @@ impl<P: Park> RawSemaphore<P> {
             if n > held {
                 return Some((held, capacity));
             }
-            // A read-modify-write, not a store: `add_permits` grows the
-            // capacity without the lock.
-            let capacity = (self.capacity.fetch_sub(n, Ordering::AcqRel) & !OVERSIZED) - n;
-            let mut permits = 0;
-            let mut set_aside = false;
-            let mut cursor = queue.list.head();
+            self.shrink_locked(queue, wake, n);
+            None
+        });
+        if let Some((held, capacity)) = over {
+            panic!(
+                "concur-core: RawSemaphore::retire({n}) but callers hold only {held} of \
+                 {capacity} permits"
+            );
+        }
+    }
+
+    /// Removes `n` permits that nobody holds any more from the capacity;
+    /// queued requests that stop fitting step aside, handing on their
+    /// partial grants.
+    ///
+    /// # Safety
+    /// The list lock is held and `queue` is the queue behind it.
+    unsafe fn shrink_locked(&self, queue: &mut Queue<P>, wake: &mut WakeBatch<P>, n: u64) {
+        // A read-modify-write, not a store: `add_permits` grows the
+        // capacity without the lock.
+        let capacity = (self.capacity.fetch_sub(n, Ordering::AcqRel) & !OVERSIZED) - n;
+        let mut permits = 0;
+        let mut set_aside = false;
+        let mut cursor = queue.list.head();
+        // SAFETY: the caller's obligations; nodes reached through the list
+        // are linked, so alive.
+        unsafe {
             while let Some(node) = cursor {
                 cursor = queue.list.next(node);
                 if (*node).queued_mut(|q| q.requested) > capacity {
@@ -154,13 +185,6 @@ impl<P: Park> RawSemaphore<P> {
                 permits += self.promote_locked(queue, wake, capacity);
             }
             self.grant_locked(queue, wake, permits);
-            None
-        });
-        if let Some((held, capacity)) = over {
-            panic!(
-                "concur-core: RawSemaphore::retire({n}) but callers hold only {held} of \
-                 {capacity} permits"
-            );
         }
     }
 

@@ -75,14 +75,22 @@ impl<'a, P: Park> AcquireStep<'a, P> {
         if !self.is_ready() {
             return Progress::Waiting(self);
         }
-        Progress::Done(self.finish())
+        match self.finish() {
+            Some(result) => Progress::Done(result),
+            // A barging offer taken by others first: queued again.
+            None => Progress::Waiting(self),
+        }
     }
 
-    fn finish(&mut self) -> Result<(), AcquireError> {
-        // SAFETY: queued by `enqueue` in `start_acquire`, and `scope` is
-        // taken below, so this runs once.
+    /// Completes the wait; `None` if it was queued again instead.
+    fn finish(&mut self) -> Option<Result<(), AcquireError>> {
+        // SAFETY: queued by `enqueue` in `start_acquire` (or again by the
+        // last `complete`), and `scope` is taken below once it ends, so
+        // it is not completed twice.
         let result = unsafe { self.sem.complete(self.node, self.n) };
-        self.scope = None;
+        if result.is_some() {
+            self.scope = None;
+        }
         result
     }
 }

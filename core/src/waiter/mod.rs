@@ -107,6 +107,10 @@ pub(crate) enum Outcome {
     Granted,
     Closed,
     Interrupted,
+    /// A barging semaphore offered permits to the head without granting
+    /// them: the owner takes them if they are still there, or queues again
+    /// at its arrival place.
+    Retry,
 }
 
 /// The fields a queued wait shares with lock holders. Protected by the
@@ -126,6 +130,9 @@ pub(crate) struct Queued<P: Park> {
     pub(crate) ticket: u64,
     /// Linked into the list of requests above the capacity, not the queue.
     pub(crate) oversized: bool,
+    /// Times a barging semaphore offered this wait permits that others
+    /// then took; at `FAIR_AFTER` it gets a hand-off instead.
+    pub(crate) passes: u32,
     /// A condvar waiter notified by `notify_all`: the word of the next
     /// waiter of the chain, to wake once this one holds the mutex (or null).
     pub(crate) chain: *const AtomicU32,
@@ -222,6 +229,7 @@ impl<P: Park> Waiter<P> {
                     outcome: Outcome::Pending,
                     ticket: 0,
                     oversized: false,
+                    passes: 0,
                     chain: ptr::null(),
                 }),
                 _pinned: PhantomPinned,

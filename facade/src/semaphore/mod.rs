@@ -22,6 +22,7 @@ pub use permit::{OwnedPermit, Permit};
 /// past a queue (a request for zero permits neither). Releases go to the
 /// head of the queue first, partially if need be, so a large request at the
 /// head is not starved by smaller ones behind it (which wait behind it).
+/// The one exception is opt-in: [`new_barging`](Self::new_barging).
 ///
 /// A request for more permits than exist right now waits, like Go's and
 /// tokio's, for [`add_permits`](Self::add_permits) or the end of its
@@ -81,6 +82,51 @@ impl Semaphore {
             #[cfg(concur_debug)]
             debug: crate::debug::LockDebug::new(),
         }
+    }
+
+    /// A semaphore holding `permits` permits that lets a running thread
+    /// take free permits past the queue (barging), with bounded bypass.
+    ///
+    /// A release offers its permits to the head of the queue and wakes it
+    /// rather than handing them over; whoever asks first while the head is
+    /// waking up takes them, and the head queues again at its place. A head
+    /// that loses [`FAIR_AFTER`](concur_core::FAIR_AFTER) (4) offers, or a
+    /// large request that already holds part of its permits, gets the next
+    /// permits handed to it, so no request waits behind more than that many
+    /// lost offers per place in the queue.
+    ///
+    /// Use it where throughput under oversubscription matters more than
+    /// the order of service: with many more threads than cores, the FIFO
+    /// hand-off makes every acquire a sleep and a wake-up (a convoy), while
+    /// barging lets the running thread go on. On 2 cores with 8 threads
+    /// contending for one permit, `semaphore_contended_8` measured the
+    /// barging mode several hundred times faster per acquire, at the cost
+    /// of a longer longest wait (BENCHMARKS.md has both, in one run).
+    ///
+    /// ```
+    /// use concur_sync::{Context, Semaphore};
+    ///
+    /// let sem = Semaphore::new_barging(1);
+    /// assert!(sem.is_barging());
+    /// drop(sem.acquire(&Context::background(), 1)?);
+    /// assert_eq!(sem.available(), 1);
+    /// # Ok::<(), concur_sync::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `permits` exceeds [`MAX_PERMITS`] (2^63 - 1).
+    pub const fn new_barging(permits: u64) -> Self {
+        Self {
+            raw: RawSemaphore::new_barging(permits),
+            #[cfg(concur_debug)]
+            debug: crate::debug::LockDebug::new(),
+        }
+    }
+
+    /// Whether this semaphore lets running threads barge past its queue
+    /// ([`new_barging`](Self::new_barging)).
+    pub fn is_barging(&self) -> bool {
+        self.raw.is_barging()
     }
 
     /// Acquires `n` permits, waiting in FIFO order until they are granted,

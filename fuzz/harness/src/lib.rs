@@ -25,8 +25,9 @@ pub mod waitlist;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets, by name (the directories under `fuzz/corpus`).
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("semaphore", semaphore::run),
+    ("semaphore_barging", semaphore::barging::run),
     ("waitlist", waitlist::run),
     ("context", context::run),
     ("rwlock", rwlock::run),

@@ -69,6 +69,11 @@ fn semaphore() {
 }
 
 #[test]
+fn semaphore_barging() {
+    replay("semaphore_barging", 3000);
+}
+
+#[test]
 fn waitlist() {
     replay("waitlist", 3000);
 }

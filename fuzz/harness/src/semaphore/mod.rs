@@ -12,6 +12,7 @@
 //! takes its arrival place when it fits, zero-permit requests wait their
 //! turn), and a wait that ends must have been woken.
 
+pub mod barging;
 mod model;
 
 use std::pin::Pin;
@@ -29,10 +30,11 @@ type Sem = RawSemaphore<StepPark>;
 type Node = Waiter<StepPark>;
 
 /// At most this many waits per input (each needs a fresh node).
-const MAX_WAITERS: usize = 48;
+pub(crate) const MAX_WAITERS: usize = 48;
 
+/// One operation of an input (both semaphore targets).
 #[derive(Arbitrary, Debug, Clone, Copy)]
-enum Op {
+pub(crate) enum Op {
     Acquire(u8),
     TryAcquire(u8),
     Release(u8),
