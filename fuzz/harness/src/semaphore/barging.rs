@@ -170,8 +170,9 @@ fn poll(wait: &mut Wait<'_>, trace: &[Op]) -> u64 {
             }
         }
         Progress::Waiting(step) => {
-            // Not ready, or an offer lost to a barging caller: asleep again.
-            assert!(!step.is_ready(), "polled but still ready; {trace:?}");
+            // Not ready, or an offer lost to a barging caller: queued again
+            // (and, back at the head in front of a partial grant, possibly
+            // handed its permits at once: ready again, and woken).
             wait.woken = false;
             wait.step = Some(step);
             0
