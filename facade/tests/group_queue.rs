@@ -163,6 +163,33 @@ fn tasks_that_meet_within_the_limit_never_wait_for_each_other() {
 }
 
 #[test]
+fn tasks_submitted_one_by_one_that_meet_never_wait_for_each_other() {
+    // The same meeting, the two tasks submitted by separate calls right
+    // after each other, with small tasks around them so that one worker is
+    // often spinning for work and the other asleep: the second task must
+    // get a worker even if the spinner takes the first and meets there.
+    // (A review found a submitter that trusted a stale "a worker is
+    // spinning" flag, leaving the second task queued and the sleeper
+    // asleep; the window is a few instructions wide, and this test did
+    // not hit it in five runs of that version: it guards the scenario, the
+    // ordering argument in `wake_or_start` is the fix.)
+    within(HANG, || {
+        let group = Group::builder().limit(2).queue(4).build().unwrap();
+        for _ in 0..2_000 {
+            let meet = Arc::new(Barrier::new(2));
+            group.spawn(|| {});
+            for _ in 0..2 {
+                let meet = meet.clone();
+                group.spawn(move || {
+                    meet.wait();
+                });
+            }
+            group.wait(&Context::background()).unwrap();
+        }
+    });
+}
+
+#[test]
 fn go_all_pulls_its_iterator_without_holding_the_group() {
     // An iterator that submits to the same group, and one that waits for a
     // task of the group: neither may find the group's lock held.

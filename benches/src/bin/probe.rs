@@ -10,8 +10,8 @@
 //! Each argument is a prefix of group names; `--waits` adds the contended
 //! lock-wait distributions; `--runs N` repeats the whole measurement N
 //! times (a bar counts when the median of three runs meets it); `--case S`
-//! keeps only the cases whose name contains `S` (repeatable; for profiling
-//! one case).
+//! keeps only the cases whose name contains `S`, or is `S` if it starts
+//! with `=` (repeatable; for profiling one case).
 
 use std::time::Duration;
 
@@ -57,7 +57,7 @@ fn main() {
             if !cases.is_empty() {
                 group
                     .cases
-                    .retain(|c| cases.iter().any(|s| c.name.contains(s.as_str())));
+                    .retain(|c| cases.iter().any(|s| case_matches(c.name, s)));
             }
             let result = measure_group(group, &settings);
             let base = result.cases[0].ns;
@@ -84,5 +84,13 @@ fn main() {
                 );
             }
         }
+    }
+}
+
+/// Whether case `name` is selected by `--case pattern`.
+fn case_matches(name: &str, pattern: &str) -> bool {
+    match pattern.strip_prefix('=') {
+        Some(exact) => name == exact,
+        None => name.contains(pattern),
     }
 }

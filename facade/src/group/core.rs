@@ -1,32 +1,40 @@
 //! The machinery shared by [`Group`](super::Group) and
-//! [`Scope`](super::Scope): its state, waiting and collecting outcomes.
+//! [`Scope`](super::Scope): its words, waiting and collecting outcomes.
 //! Admission, queueing and starting workers are in `submit`; the workers'
-//! side (taking tasks, running them, recording what happened) in `worker`.
+//! side (taking tasks, running them, counting them out) in `worker`.
 //!
-//! # State
+//! # Words
 //!
 //! | what | where | who writes it |
 //! |------|-------|---------------|
-//! | the queue, idle and started workers, counts, kept errors | [`State`] behind a concur [`Mutex`] | submitters (one lock per task, or per batch) and workers (one lock per task: record the last outcome and take the next task) |
-//! | admission | `State::unfinished` against `permits` (`limit + queue`); submitters that find it full sleep on `space` | a submitter counts a task in; the worker that records its outcome counts it out and wakes one blocked submitter |
-//! | completion | `State::unfinished` reaching 0; `wait` sleeps on `finished` | the worker that records the last outcome wakes every waiter |
-//! | whether the queue is empty | `queued`, for a spinning worker to watch without the lock | whoever empties or fills the queue, under the lock |
+//! | `admitted` (`u64`) | tasks accepted so far (the next task's index) | submitters, with a CAS that keeps `admitted - finished` within `permits` (`limit + queue`), against `seen`, a copy of the finished count only submitters write: they read the workers' line only when the copy says the group is full |
+//! | `finished` (`u64`) | bits 32..64: tasks finished (wrapping); bits 0..32: tasks that succeeded since the last collection | a worker whose task succeeded counts both with one `fetch_add`; failures and cancellations are counted under the state lock |
+//! | the queue | a lock-free segmented queue ([`SegQueue`]) | submitters push, workers pop, one task at a time |
+//! | `idle` | workers asleep on `work` that no waker has claimed yet | a worker counts itself in (under the state lock) before it sleeps; a submitter that pushed claims one with a CAS and then hands it a wake token (`State::tokens`) under the lock |
+//! | `blocked`, `waiting` | submitters asleep on `space`, callers asleep on `done` | each counts itself in under the state lock before it sleeps; a worker that counted tasks out and sees one takes the lock to notify |
+//! | `live` | workers started and not exited, read by submitters without the lock | under the state lock, beside `State::workers` |
 //! | running tasks' sites | one slot per worker (`worker::Slot`), read only by [`Core::running_sites`] | the worker, with a plain store before and after each task |
 //!
-//! So a task costs one lock round trip on each side (a semaphore and a
-//! wait group beside the lock cost four more contended read-modify-writes
-//! per task), plus a store to `queued` when the queue turns empty or
-//! non-empty.
+//! Unfinished (queued or running) = `admitted - finished`. So a task that
+//! succeeds costs the submitter one CAS on a line the workers do not
+//! write, a push and two loads (`idle`, `live`) after a fence, and the
+//! worker a pop and one `fetch_add`; no lock is taken unless somebody
+//! sleeps. Every sleeper
+//! counts itself in (a `SeqCst` read-modify-write) and then looks again at
+//! what it waits for, and every waker changes that first and then reads the
+//! count (`SeqCst`), so one of them sees the other; the waker notifies with
+//! the state lock held, which the sleeper keeps until its condvar wait is
+//! linked.
 //!
 //! Admission is not FIFO among submitters: a place freed by a finished
-//! task goes to whichever submitter takes the lock first (a blocked `go`
-//! is woken for it, but a `try_go` or a new `go` may get there first).
+//! task goes to whichever submitter gets to it first (a blocked `go` is
+//! woken for it, but a `try_go` or a new `go` may get there first).
 
-use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crossbeam_queue::SegQueue;
 use crossbeam_utils::CachePadded;
 
 use super::error::{GroupError, TaskError};
@@ -34,24 +42,37 @@ use super::worker::{Slot, Task};
 use super::Group;
 use crate::{CancelHandle, Condvar, Context, Error, Mutex, MutexGuard};
 
-pub(super) struct State<'env> {
-    pub(super) queue: VecDeque<Task<'env>>,
-    /// Workers asleep on `work` (counted until they wake).
-    pub(super) idle: usize,
-    /// Workers started and not exited.
+/// In `finished`: the successes.
+const SUCCESSES: u64 = (1 << 32) - 1;
+/// In `finished`: one finished task.
+pub(super) const FINISHED: u64 = 1 << 32;
+
+/// Tasks unfinished, from `admitted` and a `finished` word read before it
+/// (counts wrap at 2^32; fewer than that are ever unfinished).
+pub(super) fn unfinished(admitted: u64, finished: u64) -> usize {
+    (admitted as u32).wrapping_sub((finished >> 32) as u32) as usize
+}
+
+/// The submitters' words, on a line the workers do not write.
+#[derive(Default)]
+pub(super) struct Admission {
+    pub(super) admitted: AtomicU64,
+    /// A `finished` word seen lately (older than the real one).
+    pub(super) seen: AtomicU64,
+}
+
+/// What only changes under the state lock.
+#[derive(Default)]
+pub(super) struct State {
+    /// Workers started and not exited (`live` mirrors it).
     pub(super) workers: usize,
     pub(super) shutdown: bool,
+    /// Wake-ups handed to claimed idle workers and not yet taken.
+    pub(super) tokens: usize,
     /// Every started worker's running slot.
     pub(super) slots: Vec<Arc<Slot>>,
-    /// Tasks accepted so far: the next task's index.
-    pub(super) accepted: u64,
-    /// Tasks queued or running (accepted, no outcome recorded yet).
-    pub(super) unfinished: usize,
-    /// Submitters asleep on `space`.
-    pub(super) blocked: usize,
-    /// Callers asleep on `finished`.
-    waiting: usize,
-    /// Outcomes since the last collection.
+    /// Outcomes since the last collection (successes are in `finished`, and
+    /// here only when they overflow it).
     errors: Vec<TaskError>,
     omitted: usize,
     pub(super) succeeded: usize,
@@ -62,23 +83,26 @@ pub(super) struct State<'env> {
 pub(crate) struct Core<'env> {
     pub(super) ctx: Context,
     pub(super) cancel: CancelHandle,
-    /// Tasks that may be unfinished at once: `limit + queue`.
+    /// Tasks that may be unfinished at once: `limit + queue` (at most
+    /// 2^32 - 1).
     pub(super) permits: usize,
-    /// The state on its own cache lines, apart from the lock word: a
-    /// waiter spinning on the word does not steal the line the holder is
-    /// writing.
-    pub(super) state: Mutex<CachePadded<State<'env>>>,
-    /// Submitters wait here for `unfinished` to drop below `permits`.
-    pub(super) space: Condvar,
-    /// `wait` callers wait here for `unfinished` to reach 0.
-    pub(super) finished: Condvar,
-    /// Whether the queue has tasks, as of its last transition, for an idle
-    /// worker to spin on without the lock.
-    pub(super) queued: AtomicBool,
+    pub(super) admission: CachePadded<Admission>,
+    pub(super) finished: CachePadded<AtomicU64>,
+    pub(super) queue: SegQueue<Task<'env>>,
+    pub(super) idle: CachePadded<AtomicUsize>,
+    pub(super) blocked: AtomicUsize,
+    waiting: AtomicUsize,
+    pub(super) live: AtomicUsize,
     /// Whether an idle worker is spinning; at most one does, so spinning
     /// never takes a core from the submitter or from a working worker.
     pub(super) spinning: AtomicBool,
+    pub(super) state: Mutex<State>,
+    /// Idle workers sleep here for a token.
     pub(super) work: Condvar,
+    /// Submitters sleep here for room.
+    pub(super) space: Condvar,
+    /// `wait` callers sleep here for nothing unfinished.
+    done: Condvar,
     pub(super) limit: usize,
     pub(super) cancel_on_error: bool,
     pub(super) max_errors: usize,
@@ -99,37 +123,37 @@ impl<'env> Core<'env> {
         Core {
             ctx,
             cancel,
-            permits,
-            space: Condvar::new(),
-            finished: Condvar::new(),
-            state: Mutex::new(CachePadded::new(State {
-                queue: VecDeque::new(),
-                idle: 0,
-                workers: 0,
-                shutdown: false,
-                slots: Vec::new(),
-                accepted: 0,
-                unfinished: 0,
-                blocked: 0,
-                waiting: 0,
-                errors: Vec::new(),
-                omitted: 0,
-                succeeded: 0,
-                cancelled: 0,
-            })),
+            permits: permits.min(u32::MAX as usize),
+            admission: CachePadded::new(Admission::default()),
+            finished: CachePadded::new(AtomicU64::new(0)),
+            queue: SegQueue::new(),
+            idle: CachePadded::new(AtomicUsize::new(0)),
+            blocked: AtomicUsize::new(0),
+            waiting: AtomicUsize::new(0),
+            live: AtomicUsize::new(0),
+            spinning: AtomicBool::new(false),
+            state: Mutex::new(State::default()),
             work: Condvar::new(),
+            space: Condvar::new(),
+            done: Condvar::new(),
             limit: workers,
             cancel_on_error,
             max_errors,
             threads_started: AtomicUsize::new(0),
-            queued: AtomicBool::new(false),
-            spinning: AtomicBool::new(false),
         }
     }
 
     #[cfg_attr(concur_debug, track_caller)]
-    pub(super) fn lock(&self) -> MutexGuard<'_, CachePadded<State<'env>>> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
+    }
+
+    /// Tasks unfinished now (`SeqCst`: sleepers read it after counting
+    /// themselves in).
+    fn unfinished(&self) -> usize {
+        // `finished` first: every task it counts was admitted before.
+        let finished = self.finished.load(Ordering::SeqCst);
+        unfinished(self.admission.admitted.load(Ordering::SeqCst), finished)
     }
 
     /// Waits for the admitted tasks (or `ctx`), then takes what went wrong.
@@ -138,40 +162,68 @@ impl<'env> Core<'env> {
             !self.on_own_worker(),
             "concur-sync: a group's task waited for its own group, which would wait for itself"
         );
-        let mut state = self.lock();
-        state.waiting += 1;
-        let (mut state, outcome) = self
-            .finished
-            .wait_while_ctx(ctx, state, |s| s.unfinished > 0);
-        state.waiting -= 1;
-        // An ended `ctx` with nothing unfinished is not an interruption: the
-        // last task may have finished between the deadline ending the wait
-        // and this thread taking the lock again.
-        let interrupted = outcome.err().filter(|_| state.unfinished > 0);
-        drop(state);
+        let mut interrupted = None;
+        if self.unfinished() > 0 {
+            let state = self.lock();
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let (state, outcome) = self
+                .done
+                .wait_while_ctx(ctx, state, |_| self.unfinished() > 0);
+            self.waiting.fetch_sub(1, Ordering::SeqCst);
+            // An ended `ctx` with nothing unfinished is not an interruption:
+            // the last task may have finished between the deadline ending
+            // the wait and this thread taking the lock again.
+            interrupted = outcome.err().filter(|_| self.unfinished() > 0);
+            drop(state);
+        }
         self.collect(interrupted)
     }
 
     /// Blocks until no task is unfinished, whatever the context.
     pub(super) fn wait_all(&self) {
-        let mut state = self.lock();
-        state.waiting += 1;
-        let mut state = self.finished.wait_while(state, |s| s.unfinished > 0);
-        state.waiting -= 1;
+        if self.unfinished() == 0 {
+            return;
+        }
+        let state = self.lock();
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let state = self.done.wait_while(state, |_| self.unfinished() > 0);
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        drop(state);
     }
 
-    /// Counts `n` recorded outcomes out, with the lock held; says who to
-    /// wake once it is released.
-    pub(super) fn count_out(&self, state: &mut State<'env>, n: usize) -> Wake {
-        state.unfinished -= n;
-        Wake {
-            space: n.min(state.blocked),
-            finished: state.unfinished == 0 && state.waiting > 0,
+    /// After `n` tasks were counted as finished, `finished` being the word
+    /// that did it: wakes a blocked submitter per freed place, and every
+    /// `wait` caller if none is left. Takes the state lock only if someone
+    /// sleeps; must be called without it.
+    pub(super) fn counted_out(&self, finished: u64, n: usize) {
+        if self.blocked.load(Ordering::SeqCst) > 0 {
+            let _state = self.lock();
+            for _ in 0..n {
+                self.space.notify_one();
+            }
+        }
+        // `admitted` only if someone waits: it is the submitters' line. A
+        // task admitted since makes this non-zero: its own end wakes them.
+        if self.waiting.load(Ordering::SeqCst) > 0
+            && unfinished(self.admission.admitted.load(Ordering::SeqCst), finished) == 0
+        {
+            let _state = self.lock();
+            self.done.notify_all();
         }
     }
 
+    /// Counts `n` tasks finished that did not succeed, with the lock held
+    /// (so a collection sees them finished and recorded together). Returns
+    /// the `finished` word after, for [`counted_out`](Self::counted_out).
+    pub(super) fn count_out_locked(&self, n: usize) -> u64 {
+        let add = FINISHED.wrapping_mul(n as u64);
+        self.finished
+            .fetch_add(add, Ordering::SeqCst)
+            .wrapping_add(add)
+    }
+
     /// Records a failure, in full while under the bound.
-    pub(super) fn keep(&self, state: &mut State<'env>, failure: TaskError) {
+    pub(super) fn keep(&self, state: &mut State, failure: TaskError) {
         if state.errors.len() < self.max_errors {
             state.errors.push(failure);
         } else {
@@ -179,23 +231,29 @@ impl<'env> Core<'env> {
         }
     }
 
+    /// Moves the successes out of `finished` into `State::succeeded`; with
+    /// the lock held. Returns the unfinished count just after.
+    pub(super) fn take_successes(&self, state: &mut State) -> usize {
+        let finished = self.finished.fetch_and(!SUCCESSES, Ordering::SeqCst);
+        state.succeeded += (finished & SUCCESSES) as usize;
+        unfinished(self.admission.admitted.load(Ordering::SeqCst), finished)
+    }
+
     /// Takes the outcomes since the last collection: `Err` if anything
     /// failed, was cancelled, or (if `interrupted`) has not finished.
     pub(super) fn collect(&self, interrupted: Option<Error>) -> Result<(), GroupError> {
         let mut state = self.lock();
+        // Successes taken with the finished count they belong to, failures
+        // and cancellations under the same lock: no task is in two counts
+        // (or in none); a task admitted meanwhile counts as unfinished.
+        let unfinished = self.take_successes(&mut state);
         let succeeded = std::mem::take(&mut state.succeeded);
         let (errors, omitted) = (
             std::mem::take(&mut state.errors),
             std::mem::take(&mut state.omitted),
         );
         let cancelled = std::mem::take(&mut state.cancelled);
-        // Counted under the same lock as the outcomes, so no task is in
-        // both (or neither).
-        let unfinished = if interrupted.is_some() {
-            state.unfinished
-        } else {
-            0
-        };
+        let unfinished = if interrupted.is_some() { unfinished } else { 0 };
         if errors.is_empty() && omitted == 0 && cancelled == 0 && interrupted.is_none() {
             return Ok(());
         }
@@ -226,30 +284,7 @@ impl<'env> Core<'env> {
 
     /// Tasks queued or running now.
     pub(crate) fn pending_count(&self) -> usize {
-        self.lock().unfinished
-    }
-}
-
-/// Who to wake after outcomes were counted out (see [`Core::count_out`]).
-#[must_use]
-pub(super) struct Wake {
-    /// Blocked submitters to wake: one per task counted out (a notified
-    /// submitter takes the room; a cancelled one does not swallow the
-    /// notification, the condvar passes it on).
-    space: usize,
-    /// Whether to wake every `wait` caller: nothing is unfinished.
-    finished: bool,
-}
-
-impl Wake {
-    /// Wakes them; call it after releasing the state lock.
-    pub(super) fn run(self, core: &Core<'_>) {
-        for _ in 0..self.space {
-            core.space.notify_one();
-        }
-        if self.finished {
-            core.finished.notify_all();
-        }
+        self.unfinished()
     }
 }
 

@@ -5,14 +5,15 @@
 //! started only while fewer than `limit` exist. At most `limit + queue`
 //! tasks are unfinished (queued or running; [`GroupBuilder::queue`],
 //! default 0): [`Group::go`] blocks while that many are, and
-//! [`Group::try_go`] refuses instead; [`Group::go_all`] submits a batch
-//! under one lock. A place freed by a finished task goes to whichever
+//! [`Group::try_go`] refuses instead; [`Group::go_all`] admits a batch
+//! with one atomic step. A place freed by a finished task goes to whichever
 //! submitter gets to it first (a blocked `go` is woken for it, but is not
-//! ahead of a new one: admission is not FIFO). The group's
-//! own state is behind concur's [`Mutex`](crate::Mutex), idle workers
-//! sleep on its [`Condvar`](crate::Condvar), and a worker takes the state
-//! lock once per task (recording the last outcome and taking the next
-//! task together).
+//! ahead of a new one: admission is not FIFO). Tasks wait in a lock-free
+//! queue and are admitted and counted with atomics on separate cache lines
+//! for submitters and workers; a small task closure is stored in the task
+//! itself, not boxed. The state lock (concur's [`Mutex`](crate::Mutex),
+//! with [`Condvar`](crate::Condvar)s) is taken only to sleep or to wake a
+//! sleeper, and to record a failure.
 //!
 //! Every task error is kept (in order of completion, the first
 //! `max_errors` in full and the rest counted), panics become [`PanicError`]s
@@ -32,13 +33,14 @@
 //! task that returns nothing.
 //!
 //! The code: this file has [`Group`]; `builder` its configuration; `core`
-//! the shared state, waiting and collection; `submit` admission, the
-//! queue and starting workers; `worker` the workers' loop; `error` what is reported; `scope` the
-//! scoped form.
+//! the shared words, waiting and collection; `submit` admission, the
+//! queue and starting workers; `worker` the workers' loop; `job` the
+//! task closures; `error` what is reported; `scope` the scoped form.
 
 mod builder;
 mod core;
 mod error;
+mod job;
 mod scope;
 mod submit;
 mod worker;

@@ -1,32 +1,70 @@
-//! Submitting to a group's [`Core`]: admission (blocking while the group
-//! is full), queueing one task or a batch, and getting the queue taken
-//! (waking idle workers, starting new ones, failing the queue if no worker
-//! can be started). The state these change is described in `core`.
+//! Submitting to a group's [`Core`]: admission (a CAS on `admitted`, blocking
+//! while the group is full), queueing one task or a batch, and getting the
+//! queue taken (waking an idle worker, starting new ones, failing the queue
+//! if no worker can be started). The words these change are described in
+//! `core`.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::panic::Location;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 
-use crossbeam_utils::CachePadded;
-
-use super::core::{Core, State};
+use super::core::{unfinished, Core};
 use super::error::TaskError;
 use super::worker::{Slot, Task};
 use super::BoxError;
-use crate::MutexGuard;
 
 /// Starts worker number `n` (counting from 1) whose running slot is the
 /// given one.
 pub(super) type Start<'a> = dyn Fn(usize, Arc<Slot>) -> std::io::Result<()> + 'a;
 
-/// Most tasks a batch submission pushes under one lock.
+/// Most tasks a batch submission pulls from its iterator at a time.
 const BATCH: usize = 64;
+
 impl<'env> Core<'env> {
-    /// Locks the state with room for one more task, blocking while the
-    /// group is full if `wait`. `None`: refused (a blocking refusal counts
-    /// the task as cancelled).
-    fn admit(&self, wait: bool) -> Option<MutexGuard<'_, CachePadded<State<'env>>>> {
+    /// Counts up to `n` tasks in if there is room; returns how many, and
+    /// the index of the first.
+    fn try_admit(&self, n: usize) -> (usize, u64) {
+        let admission = &self.admission;
+        let mut admitted = admission.admitted.load(Ordering::Relaxed);
+        loop {
+            // Against an old finished count the group looks fuller than
+            // it is: only then is the workers' line read.
+            // (Saturating: `admitted` may be older than that count, and
+            // the CAS below then fails.)
+            let seen = admission.seen.load(Ordering::Relaxed);
+            let mut room = self.permits.saturating_sub(unfinished(admitted, seen));
+            if room == 0 {
+                // `SeqCst`: a blocked submitter counts itself in, then
+                // looks here; a worker counts a task finished, then reads
+                // `blocked`. `admitted` after `finished`: every task that
+                // count includes was admitted before it.
+                let finished = self.finished.load(Ordering::SeqCst);
+                admission.seen.store(finished, Ordering::Relaxed);
+                admitted = admission.admitted.load(Ordering::SeqCst);
+                room = self.permits.saturating_sub(unfinished(admitted, finished));
+                if room == 0 {
+                    return (0, admitted);
+                }
+            }
+            let k = room.min(n);
+            match admission.admitted.compare_exchange_weak(
+                admitted,
+                admitted + k as u64,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return (k, admitted),
+                Err(now) => admitted = now,
+            }
+        }
+    }
+
+    /// Counts up to `n` tasks in, blocking while the group is full if
+    /// `wait`. Returns how many (0: refused; a blocking refusal counts one
+    /// task as cancelled) and the index of the first.
+    fn admit(&self, wait: bool, n: usize) -> (usize, u64) {
         // As every blocking call: a cancelled context fails at once, a
         // passed deadline only a call that has to wait.
         let ended = if wait {
@@ -34,28 +72,31 @@ impl<'env> Core<'env> {
         } else {
             self.ctx.is_done()
         };
-        let mut state = self.lock();
         if ended {
             // `try_go` reports the refusal by returning false instead.
-            state.cancelled += usize::from(wait);
-            return None;
+            if wait {
+                self.lock().cancelled += 1;
+            }
+            return (0, 0);
         }
-        if state.unfinished < self.permits {
-            return Some(state);
+        let admitted = self.try_admit(n);
+        if admitted.0 > 0 || !wait {
+            return admitted;
         }
-        if !wait {
-            return None;
-        }
-        state.blocked += 1;
-        let (mut state, room) = self
-            .space
-            .wait_while_ctx(&self.ctx, state, |s| s.unfinished >= self.permits);
-        state.blocked -= 1;
+        let mut state = self.lock();
+        self.blocked.fetch_add(1, Ordering::SeqCst);
+        let admitted = Cell::new((0, 0));
+        let room;
+        (state, room) = self.space.wait_while_ctx(&self.ctx, state, |_| {
+            admitted.set(self.try_admit(n));
+            admitted.get().0 == 0
+        });
+        self.blocked.fetch_sub(1, Ordering::SeqCst);
         if room.is_err() {
             state.cancelled += 1;
-            return None;
+            return (0, 0);
         }
-        Some(state)
+        admitted.get()
     }
 
     /// Admits a task (blocking while the group is full if `wait`) and
@@ -70,26 +111,22 @@ impl<'env> Core<'env> {
     where
         E: Into<BoxError>,
     {
-        // Boxed before the lock, so the lock covers the queue only.
         let task = Task::new(f, site);
-        match self.admit(wait) {
-            Some(state) => {
-                self.push(state, std::iter::once(task), start);
-                true
-            }
-            None => {
-                task.discard();
-                false
-            }
+        let (n, first) = self.admit(wait, 1);
+        if n == 0 {
+            task.discard();
+            return false;
         }
+        self.push(std::iter::once(task), first, start);
+        true
     }
 
     /// Admits and queues every task of `tasks`, blocking while the group is
     /// full: up to [`BATCH`] at a time are pulled from the iterator (and
-    /// boxed) with no lock held, then as many as fit are queued under one
-    /// lock. Returns how many were accepted. If the context ends while it
-    /// blocks, the tasks already pulled are refused and counted as
-    /// cancelled, and the iterator is not pulled any further.
+    /// boxed), then as many as fit are counted in with one CAS. Returns how
+    /// many were accepted. If the context ends while it blocks, the tasks
+    /// already pulled are refused and counted as cancelled, and the
+    /// iterator is not pulled any further.
     pub(super) fn submit_all<E, F>(
         &self,
         site: &'static Location<'static>,
@@ -115,7 +152,8 @@ impl<'env> Core<'env> {
             if pulled.is_empty() {
                 return accepted;
             }
-            let Some(state) = self.admit(true) else {
+            let (n, first) = self.admit(true, pulled.len());
+            if n == 0 {
                 // `admit` counted one as cancelled; the rest of what was
                 // pulled shares its fate.
                 let refused = pulled.len();
@@ -124,84 +162,93 @@ impl<'env> Core<'env> {
                     task.discard();
                 }
                 return accepted;
-            };
-            let room = self.permits - state.unfinished;
-            let n = room.min(pulled.len());
-            accepted += self.push(state, pulled.drain(..n), start);
+            }
+            self.push(pulled.drain(..n), first, start);
+            accepted += n;
         }
     }
 
-    /// Queues admitted tasks and gets them taken: wakes idle workers, and
-    /// starts new ones while fewer than the limit exist.
-    /// Returns how many it queued.
-    fn push(
-        &self,
-        mut state: MutexGuard<'_, CachePadded<State<'env>>>,
-        tasks: impl Iterator<Item = Task<'env>>,
-        start: &Start<'_>,
-    ) -> usize {
-        let mut pushed = 0;
-        let was_empty = state.queue.is_empty();
-        for mut task in tasks {
-            task.index = state.accepted;
-            state.accepted += 1;
-            state.unfinished += 1;
-            state.queue.push_back(task);
-            pushed += 1;
+    /// Queues admitted tasks (numbered from `first`) and gets them taken.
+    fn push(&self, tasks: impl Iterator<Item = Task<'env>>, first: u64, start: &Start<'_>) {
+        for (index, mut task) in (first..).zip(tasks) {
+            task.index = index;
+            self.queue.push(task);
         }
-        if was_empty && pushed > 0 {
-            // Only the empty/non-empty transitions are written: the spinner
-            // asks nothing else, and a store per task would be one more
-            // contended cache line per task.
-            self.queued.store(true, Ordering::Relaxed);
+        // A worker about to sleep counts itself idle and then looks at the
+        // queue again; we pushed and now read `idle`: one of us sees the
+        // other.
+        fence(Ordering::SeqCst);
+        // The common case, every worker started and busy: two loads of
+        // lines that rarely change (the queue's length is only read when
+        // someone could take a task).
+        if self.idle.load(Ordering::Relaxed) == 0 && self.live.load(Ordering::Relaxed) == self.limit
+        {
+            return;
         }
-        // A spinning worker takes a queued task without being woken. (It
-        // clears its flag before it locks the state to look for work one
-        // last time, so if we see no flag, it will see our task or be idle.)
-        // Sleeping workers still count as idle until they wake, so compare
-        // with the queue: two quick submits must not both count on one.
-        let unclaimed = state
-            .queue
-            .len()
-            .saturating_sub(usize::from(self.spinning.load(Ordering::Acquire)));
-        let wake = unclaimed.min(state.idle);
-        let starting = (unclaimed - wake).min(self.limit - state.workers);
-        if starting == 0 {
-            drop(state);
-            for _ in 0..wake {
+        self.wake_or_start(start);
+    }
+
+    /// After a push found an idle worker or room for a new one: for each
+    /// queued task no spinning worker will take, claims and wakes an idle
+    /// worker, else starts one while fewer than the limit exist.
+    #[cold]
+    fn wake_or_start(&self, start: &Start<'_>) {
+        // Tasks no spinning worker will take. The length first, then the
+        // spinner's flag (Acquire): a spinner clears its flag before its
+        // pop, so a length that no longer counts the task it took comes
+        // with its flag cleared (a stale flag would leave a task nobody
+        // was woken for).
+        let unclaimed = || {
+            let queued = self.queue.len();
+            queued.saturating_sub(usize::from(self.spinning.load(Ordering::Acquire)))
+        };
+        let mut woken = 0;
+        while unclaimed() > woken && self.claim_idle() {
+            woken += 1;
+        }
+        if woken > 0 {
+            self.lock().tokens += woken;
+            for _ in 0..woken {
                 self.work.notify_one();
             }
-            return pushed;
         }
-        self.start_workers(state, wake, starting, start);
-        pushed
+        let mut started = 0;
+        while unclaimed() > woken + started
+            && self.live.load(Ordering::Relaxed) < self.limit
+            && self.start_worker(start)
+        {
+            started += 1;
+        }
     }
 
-    /// Wakes `wake` idle workers and starts `starting` new ones.
-    #[cold]
-    fn start_workers(
-        &self,
-        mut state: MutexGuard<'_, CachePadded<State<'env>>>,
-        wake: usize,
-        starting: usize,
-        start: &Start<'_>,
-    ) {
-        state.workers += starting;
-        let slots: Vec<Arc<Slot>> = (0..starting)
-            .map(|_| {
-                let slot = Arc::new(Slot::default());
-                state.slots.push(slot.clone());
-                slot
+    /// Takes one idle worker for a wake-up (it gets a token), if any.
+    fn claim_idle(&self) -> bool {
+        self.idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |idle| {
+                idle.checked_sub(1)
             })
-            .collect();
-        drop(state);
-        for _ in 0..wake {
-            self.work.notify_one();
+            .is_ok()
+    }
+
+    /// Starts a worker if fewer than the limit exist and the queue has a
+    /// task for it; returns whether it started one.
+    #[cold]
+    fn start_worker(&self, start: &Start<'_>) -> bool {
+        let mut state = self.lock();
+        if state.workers >= self.limit || self.queue.is_empty() {
+            return false;
         }
-        for slot in slots {
-            let n = self.threads_started.fetch_add(1, Ordering::Relaxed) + 1;
-            if let Err(err) = start(n, slot.clone()) {
+        state.workers += 1;
+        self.live.store(state.workers, Ordering::Relaxed);
+        let slot = Arc::new(Slot::default());
+        state.slots.push(slot.clone());
+        drop(state);
+        let n = self.threads_started.fetch_add(1, Ordering::Relaxed) + 1;
+        match start(n, slot.clone()) {
+            Ok(()) => true,
+            Err(err) => {
                 self.spawn_failed(&err, &slot);
+                false
             }
         }
     }
@@ -211,23 +258,28 @@ impl<'env> Core<'env> {
     fn spawn_failed(&self, err: &std::io::Error, slot: &Arc<Slot>) {
         let mut state = self.lock();
         state.workers -= 1;
+        self.live.store(state.workers, Ordering::Relaxed);
+        // Against a push that then reads `live`: one of us sees the other's
+        // change (the queue is looked at below).
+        fence(Ordering::SeqCst);
         state.slots.retain(|s| !Arc::ptr_eq(s, slot));
         if state.workers > 0 {
             return;
         }
-        let orphans: Vec<Task<'env>> = state.queue.drain(..).collect();
-        self.queued.store(false, Ordering::Relaxed);
-        for _ in &orphans {
+        let mut orphans = Vec::new();
+        while let Some(task) = self.queue.pop() {
             let failure = TaskError::Failed(
                 format!("concur-sync: cannot start a worker thread: {err}").into(),
             );
             self.keep(&mut state, failure);
+            orphans.push(task);
         }
-        let wake = self.count_out(&mut state, orphans.len());
+        let n = orphans.len();
+        let before = self.count_out_locked(n);
         drop(state);
         for task in orphans {
             task.discard();
         }
-        wake.run(self);
+        self.counted_out(before, n);
     }
 }

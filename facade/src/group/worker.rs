@@ -1,20 +1,19 @@
-//! The workers' side of a group's [`Core`]: taking the next task (and
-//! recording the last one's outcome under the same lock), running it (a
-//! panic becomes a [`PanicError`]), and the slot through which a worker
+//! The workers' side of a group's [`Core`]: taking the next task (or
+//! sleeping for one), running it (a panic becomes a [`PanicError`]),
+//! counting it out with its outcome, and the slot through which a worker
 //! shows what it is running.
 
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::ptr;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{fence, AtomicPtr, Ordering};
 use std::thread;
 
 use crossbeam_utils::CachePadded;
 
-use super::core::{Core, Wake};
+use super::core::{Core, FINISHED};
 use super::error::{PanicError, TaskError};
+use super::job::Job;
 use super::BoxError;
-
-type Job<'env> = Box<dyn FnOnce() -> Result<(), BoxError> + Send + 'env>;
 
 /// An accepted task.
 pub(crate) struct Task<'env> {
@@ -33,7 +32,7 @@ impl<'env> Task<'env> {
         site: &'static Location<'static>,
     ) -> Self {
         Task {
-            job: Box::new(move || f().map_err(Into::into)),
+            job: Job::new(move || f().map_err(Into::into)),
             index: 0,
             site,
             #[cfg(feature = "tracing")]
@@ -69,127 +68,127 @@ impl Slot {
     }
 }
 
-/// The outcome of the task a worker ran since it last held the state
-/// lock, recorded with its next lock.
-#[derive(Default)]
-struct Tally {
-    succeeded: usize,
-    cancelled: usize,
-    failures: Vec<TaskError>,
-}
-
-impl Tally {
-    fn count(&self) -> usize {
-        self.succeeded + self.cancelled + self.failures.len()
-    }
-}
-
 impl<'env> Core<'env> {
     /// A worker: runs queued tasks until shutdown, sleeping while idle.
     pub(super) fn work(&self, slot: &Slot) {
         CURRENT_CORE.with(|c| c.set(self as *const Self as usize));
-        let mut tally = Tally::default();
-        while let Some(task) = self.take(&mut tally) {
-            self.execute(slot, task, &mut tally);
+        while let Some(task) = self.next_task() {
+            self.execute(slot, task);
         }
     }
 
-    /// Records `tally` (the last task's outcome) and takes the next task,
-    /// under one lock while the queue has one; otherwise wakes whoever the
-    /// recorded outcome concerns, then spins or sleeps until a task comes.
-    /// `None` at shutdown.
+    /// The next queued task, one at a time, never a batch: a task a worker
+    /// held back behind a running one could be the very task the running
+    /// one waits for (two tasks meeting at a barrier, within the limit),
+    /// and nobody else could run it. `None` at shutdown.
     ///
-    /// One task at a time, never a batch: a task a worker held back behind
-    /// a running one could be the very task the running one waits for (two
-    /// tasks meeting at a barrier, within the limit), and nobody else could
-    /// run it. The outcome is recorded before the next task runs for the
-    /// same reason: a finished task must not keep counting against the
-    /// limit while a long one runs.
-    fn take(&self, tally: &mut Tally) -> Option<Task<'env>> {
-        let mut state = self.lock();
-        // What the recorded outcome asks for once the lock is released: a
-        // cancel (a failure, with `cancel_on_error`), then the wakes.
-        let mut owed = None;
-        if tally.count() > 0 {
-            let cancel = self.cancel_on_error && !tally.failures.is_empty();
-            let n = tally.count();
-            state.succeeded += std::mem::take(&mut tally.succeeded);
-            state.cancelled += std::mem::take(&mut tally.cancelled);
-            for failure in tally.failures.drain(..) {
-                self.keep(&mut state, failure);
-            }
-            owed = Some((cancel, self.count_out(&mut state, n)));
-        }
-        // Once per idle spell, one worker at a time spins briefly before
-        // sleeping: in a fan-out of small tasks the next one is usually
-        // being submitted now, and finding it saves a sleep here and a
-        // wake in `submit`.
+    /// Once per idle spell, one worker at a time spins briefly before
+    /// sleeping: in a fan-out of small tasks the next one is usually being
+    /// submitted now, and finding it saves a sleep here and a wake in
+    /// `push`.
+    fn next_task(&self) -> Option<Task<'env>> {
         let mut spin = true;
         loop {
-            if let Some(task) = state.queue.pop_front() {
-                if state.queue.is_empty() {
-                    self.queued.store(false, Ordering::Relaxed);
-                }
-                drop(state);
-                if let Some((cancel, wake)) = owed {
-                    self.settle(cancel, wake);
-                }
+            if let Some(task) = self.queue.pop() {
                 return Some(task);
             }
-            if let Some((cancel, wake)) = owed.take() {
-                // Wake whoever waits for room or for the end before idling.
-                drop(state);
-                self.settle(cancel, wake);
-                state = self.lock();
-                continue;
-            }
-            if state.shutdown {
-                state.workers -= 1;
-                return None;
-            }
             if std::mem::take(&mut spin) && !self.spinning.swap(true, Ordering::Acquire) {
-                drop(state);
                 let backoff = crossbeam_utils::Backoff::new();
-                while !self.queued.load(Ordering::Relaxed) && !backoff.is_completed() {
+                while self.queue.is_empty() && !backoff.is_completed() {
                     backoff.snooze();
                 }
                 self.spinning.store(false, Ordering::Release);
-                state = self.lock();
                 continue;
             }
-            state.idle += 1;
-            state = self.work.wait(state);
-            state.idle -= 1;
+            if !self.sleep() {
+                return None;
+            }
+            spin = true;
         }
     }
 
-    /// After an outcome is recorded and the lock released: cancels the
-    /// group if the task failed and should (after the failure is recorded,
-    /// so nobody woken by the cancel misses it; before this worker runs its
-    /// next task, which the cancel then skips), then wakes a blocked
-    /// submitter and, after the last task, the `wait` callers.
-    fn settle(&self, cancel: bool, wake: Wake) {
-        if cancel {
-            self.cancel.cancel();
+    /// Counts this worker idle and sleeps until a submitter hands it a wake
+    /// token, or it finds the queue non-empty (or the group shut down)
+    /// while nobody has claimed it. `false`: shut down with the queue
+    /// empty; the worker has counted itself out.
+    fn sleep(&self) -> bool {
+        let mut state = self.lock();
+        // Counted idle, then the queue looked at again: a submitter pushes,
+        // then reads `idle` (see `push`), so one of us sees the other.
+        self.idle.fetch_add(1, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        loop {
+            if state.tokens > 0 {
+                state.tokens -= 1;
+                return true;
+            }
+            let shutdown = state.shutdown && self.queue.is_empty();
+            if (shutdown || !self.queue.is_empty()) && self.unclaim_idle() {
+                if shutdown {
+                    state.workers -= 1;
+                    self.live.store(state.workers, Ordering::Relaxed);
+                    return false;
+                }
+                return true;
+            }
+            // Not found anything, or claimed by a submitter whose token is
+            // on its way (it needs the lock this wait releases).
+            state = self.work.wait(state);
         }
-        wake.run(self);
+    }
+
+    /// Takes back one unclaimed idle count; `false` if every idle worker
+    /// has been claimed (a token is coming).
+    fn unclaim_idle(&self) -> bool {
+        self.idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |idle| {
+                idle.checked_sub(1)
+            })
+            .is_ok()
     }
 
     /// Runs `task` (or skips it if the group's context has ended) and
-    /// tallies its outcome.
-    fn execute(&self, slot: &Slot, task: Task<'env>, tally: &mut Tally) {
+    /// counts it out with its outcome, at once: a finished task must not
+    /// keep counting against the limit while the next one runs.
+    fn execute(&self, slot: &Slot, task: Task<'env>) {
         if self.ctx.is_done() {
             task.discard();
-            tally.cancelled += 1;
+            let mut state = self.lock();
+            state.cancelled += 1;
+            let finished = self.count_out_locked(1);
+            drop(state);
+            self.counted_out(finished, 1);
             return;
         }
         slot.set(Some(task.site));
         let failure = run(task);
         slot.set(None);
-        match failure {
-            None => tally.succeeded += 1,
-            Some(failure) => tally.failures.push(failure),
+        let Some(failure) = failure else {
+            // Finished and a success, in one step.
+            let finished = self
+                .finished
+                .fetch_add(FINISHED + 1, Ordering::SeqCst)
+                .wrapping_add(FINISHED + 1);
+            if finished as u32 >= 1 << 31 {
+                // Move the successes out before they can carry into the
+                // finished count.
+                let mut state = self.lock();
+                self.take_successes(&mut state);
+            }
+            self.counted_out(finished, 1);
+            return;
+        };
+        let mut state = self.lock();
+        self.keep(&mut state, failure);
+        let finished = self.count_out_locked(1);
+        drop(state);
+        // After the failure is recorded, so nobody woken by the cancel
+        // misses it; before this worker runs its next task, which the
+        // cancel then skips.
+        if self.cancel_on_error {
+            self.cancel.cancel();
         }
+        self.counted_out(finished, 1);
     }
 }
 
@@ -199,7 +198,7 @@ fn run(task: Task<'_>) -> Option<TaskError> {
     } = task;
     #[cfg(feature = "tracing")]
     let _entered = task.span.enter();
-    match catch_unwind(AssertUnwindSafe(job)) {
+    match catch_unwind(AssertUnwindSafe(|| job.run())) {
         Ok(Ok(())) => None,
         Ok(Err(err)) => Some(TaskError::Failed(err)),
         Err(payload) => {
