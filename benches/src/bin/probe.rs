@@ -74,11 +74,13 @@ fn main() {
         if waits {
             for d in waits::distributions(settings.lock_waits) {
                 println!(
-                    "run {run}: {:<28} n {:>8} p50 {:>9}  p99 {:>9}  p99.9 {:>9}  max {:>9}",
+                    "run {run}: {:<28} n {:>8} p50 {:>9}  p99 {:>9}  p99.5 {:>9}  p99.8 {:>9}  p99.9 {:>9}  max {:>9}",
                     d.name,
                     d.sorted.len(),
                     fmt_d(d.quantile(0.5)),
                     fmt_d(d.quantile(0.99)),
+                    fmt_d(d.quantile(0.995)),
+                    fmt_d(d.quantile(0.998)),
                     fmt_d(d.quantile(0.999)),
                     fmt_d(*d.sorted.last().expect("samples"))
                 );
