@@ -14,12 +14,14 @@
 //! | `0`  | unlocked (sleepers may still be waking from the last unlock) |
 //! | `LOCKED` | held, nobody asleep: unlock is one atomic, no syscall |
 //! | `LOCKED \| PARKED` | held, sleepers: unlock wakes one |
+//! | `PARKED` | unlocked, by an unlock about to clear the bit and wake; or the clearing lost to an epoch bump: the next lock keeps the bit, and its unlock wakes (at worst for nobody) |
 //!
-//! `PARKED` is only ever set on a held word, and an unlock clears both
-//! bits at once, so `PARKED` alone never occurs.
+//! `PARKED` is set by lockers only on a held word; an unlock clears
+//! `LOCKED` first and `PARKED` just after, with a CAS that leaves it if the
+//! word moved on meanwhile.
 //!
 //! Fast paths are one read-modify-write each: `fetch_or(LOCKED)` to lock
-//! (a `lock bts` on x86), `fetch_and(!(LOCKED | PARKED))` to unlock. The slow
+//! (a `lock bts` on x86), `fetch_sub(LOCKED)` to unlock (a `lock xadd`). The slow
 //! path spins a little, then yields the processor a few times (through
 //! [`Park::yield_now`]), while nobody sleeps; then it marks `PARKED` and
 //! sleeps on the word. A free lock is taken by whoever finds it first, a
@@ -202,21 +204,32 @@ impl<P: Park> RawMutex<P> {
     /// it, as a guard moved to another thread does).
     #[inline]
     pub unsafe fn unlock(&self) {
-        // One read-modify-write that clears `PARKED` with `LOCKED` and keeps
-        // the epoch: the thread it wakes sets `PARKED` again when it locks,
-        // so a later unlock knows whether to wake.
-        let prev = self.word.fetch_and(!(LOCKED | PARKED), Ordering::Release);
+        // One `lock xadd` that clears `LOCKED` and keeps the epoch (a
+        // `fetch_and` whose result is used is a CAS loop on x86).
+        let prev = self.word.fetch_sub(LOCKED, Ordering::Release);
         debug_assert!(
             prev & LOCKED != 0,
             "concur-core: RawMutex::unlock of an unlocked mutex"
         );
         if prev & PARKED != 0 {
-            self.wake_one();
+            self.unlock_parked(prev - LOCKED);
         }
     }
 
+    /// The rest of an unlock that found `PARKED`: clears it, unless the
+    /// word moved on since (a new holder took the lock, or an interrupt
+    /// bumped the epoch: the bit then stays, and the next unlock wakes
+    /// again, at worst for nobody), and wakes one sleeper. The thread it
+    /// wakes sets `PARKED` again when it locks or sleeps, so a later
+    /// unlock knows whether to wake.
     #[cold]
-    fn wake_one(&self) {
+    fn unlock_parked(&self, unlocked: u32) {
+        let _ = self.word.compare_exchange(
+            unlocked,
+            unlocked & !PARKED,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
         P::wake_one(&self.word);
     }
 
