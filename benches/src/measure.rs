@@ -1,5 +1,6 @@
 //! How the report binary measures: calibrated, round-robin samples of a
-//! [`Group`](crate::Group)'s cases (median per iteration), and latency
+//! [`Group`](crate::Group)'s cases (each round starting with the next case;
+//! median per iteration), and latency
 //! distributions with quantiles.
 
 use std::time::Duration;
@@ -102,7 +103,8 @@ pub fn calibrate(case: &mut Case, target: Duration) -> u64 {
     }
 }
 
-/// Calibrates every case of `group`, then samples them round-robin.
+/// Calibrates every case of `group`, then samples them round-robin, each
+/// round starting one case later.
 pub fn measure_group(group: crate::Group, settings: &Settings) -> GroupResult {
     let mut cases = group.cases;
     let iters: Vec<u64> = cases
@@ -110,9 +112,14 @@ pub fn measure_group(group: crate::Group, settings: &Settings) -> GroupResult {
         .map(|c| calibrate(c, settings.target))
         .collect();
     let mut samples = vec![Vec::with_capacity(settings.samples); cases.len()];
-    for _ in 0..settings.samples {
-        for (i, case) in cases.iter_mut().enumerate() {
-            let took = (case.run)(iters[i]);
+    let n = cases.len();
+    for round in 0..settings.samples {
+        // Each round starts with the next case: no case always runs first
+        // (after the previous group, or after the calibration) or always
+        // right after the same neighbour.
+        for k in 0..n {
+            let i = (round + k) % n;
+            let took = (cases[i].run)(iters[i]);
             samples[i].push(took.as_nanos() as f64 / iters[i] as f64);
         }
     }

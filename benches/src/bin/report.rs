@@ -7,7 +7,8 @@
 //!
 //! Each throughput case is calibrated to about 20 ms per sample, then
 //! sampled 15 times, round-robin with the other cases of its group so that
-//! drift in the machine's speed hits every case alike; the table shows the
+//! drift in the machine's speed hits every case alike (each round starts
+//! one case later: no case always runs first); the table shows the
 //! median. Latencies are distributions of single events. `--quick` takes 5
 //! samples of about 5 ms (for a smoke run; not for publishing).
 
@@ -305,7 +306,7 @@ fn main() {
     let _ = writeln!(
         md,
         "Every number below comes from this one run, all cases of a group measured side by \
-         side (round-robin, {} samples of about {} ms each, median shown). Ratios are concur's \
+         side (round-robin, each round starting one case later, {} samples of about {} ms each, median shown). Ratios are concur's \
          time divided by the other's: below 1.0, concur is faster. The same workloads run \
          under criterion with `cargo bench -p concur-benches` (cases in \
          `benches/src/`). On the 2-core VM this was made on, the uncontended rows move by \
