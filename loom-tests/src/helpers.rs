@@ -43,6 +43,24 @@ pub fn waiter(sem: &Arc<RawSemaphore>, n: u64) -> thread::JoinHandle<Result<(), 
     })
 }
 
+/// Spawns a waiter for `n` permits on a node the caller keeps (to
+/// interrupt it, or to ask whether it timed out), that gives them back if
+/// it gets them, and returns its result.
+pub fn waiter_on(
+    sem: &Arc<RawSemaphore>,
+    node: &Pin<Arc<Waiter>>,
+    n: u64,
+) -> thread::JoinHandle<Result<(), AcquireError>> {
+    let (sem, node) = (sem.clone(), node.clone());
+    thread::spawn(move || {
+        let result = sem.acquire(node.as_ref(), n);
+        if result.is_ok() {
+            sem.release(n);
+        }
+        result
+    })
+}
+
 /// Number of nodes in the semaphore's queue right now.
 pub fn queued(sem: &RawSemaphore) -> usize {
     sem.snapshot().queued

@@ -9,7 +9,7 @@ use core::pin::pin;
 
 use concur_core::park::LoomPark;
 use concur_core::{AcquireError, RawSemaphore, Waiter};
-use concur_loom_tests::{queued, settled, shared_node, spin_until, Tracked};
+use concur_loom_tests::{queued, settled, shared_node, spin_until, waiter_on, Tracked};
 use loom::sync::Arc;
 use loom::thread;
 
@@ -59,16 +59,7 @@ fn interrupt_races_offer() {
         sem.try_acquire(1).unwrap();
 
         let node = shared_node();
-        let first = {
-            let (sem, node) = (sem.clone(), node.clone());
-            thread::spawn(move || {
-                let result = sem.acquire(node.as_ref(), 1);
-                if result.is_ok() {
-                    sem.release(1);
-                }
-                result
-            })
-        };
+        let first = waiter_on(&sem, &node, 1);
         spin_until(|| queued(&sem) == 1);
         let second = concur_loom_tests::waiter(&sem, 1);
         spin_until(|| queued(&sem) == 2);
@@ -98,16 +89,7 @@ fn deadline_races_offer() {
 
         let deadline = LoomPark::deadline();
         let node = Arc::pin(Waiter::with_deadline(deadline));
-        let waiter = {
-            let (sem, node) = (sem.clone(), node.clone());
-            thread::spawn(move || {
-                let result = sem.acquire(node.as_ref(), 1);
-                if result.is_ok() {
-                    sem.release(1);
-                }
-                result
-            })
-        };
+        let waiter = waiter_on(&sem, &node, 1);
         spin_until(|| queued(&sem) == 1);
 
         let firer = thread::spawn(move || LoomPark::fire(deadline));

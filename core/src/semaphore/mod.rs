@@ -281,32 +281,22 @@ impl<P: Park> RawSemaphore<P> {
     /// or not (never from a closed semaphore).
     #[inline]
     fn try_barge(&self, n: u64) -> bool {
-        if self.is_closed() {
-            return false;
-        }
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & !SLOW < n {
-                return false;
-            }
-            match self.state.compare_exchange_weak(
-                state,
-                state - n,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => state = now,
-            }
-        }
+        !self.is_closed() && self.take_if(n, |state| state & !SLOW >= n)
     }
 
     /// The fast path: one CAS when nobody is queued.
     #[inline]
     fn try_take(&self, n: u64) -> bool {
+        self.take_if(n, |state| state & SLOW == 0 && state >= n)
+    }
+
+    /// Takes `n` permits with one CAS while `allowed(state)` says the
+    /// state has them for this caller.
+    #[inline(always)]
+    fn take_if(&self, n: u64, allowed: impl Fn(u64) -> bool) -> bool {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
-            if state & SLOW != 0 || state < n {
+            if !allowed(state) {
                 return false;
             }
             match self.state.compare_exchange_weak(
