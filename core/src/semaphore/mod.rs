@@ -270,11 +270,18 @@ impl<P: Park> RawSemaphore<P> {
     /// queue.
     #[inline]
     pub fn try_acquire(&self, n: u64) -> Result<(), TryAcquireError> {
-        if self.try_take(n) || (self.barging && self.try_barge(n)) {
+        if self.take_now(n) {
             Ok(())
         } else {
             Err(self.try_failure(n))
         }
+    }
+
+    /// Takes `n` permits now if this semaphore's mode allows it: past a
+    /// queue only in barging mode.
+    #[inline]
+    fn take_now(&self, n: u64) -> bool {
+        self.try_take(n) || (self.barging && self.try_barge(n))
     }
 
     /// Barging mode's take: `n` permits if that many are available, queue
@@ -363,7 +370,7 @@ impl<P: Park> RawSemaphore<P> {
             if (state & SLOW != 0 && !self.barging) || node.is_interrupted() {
                 break;
             }
-            if self.try_take(n) || (self.barging && self.try_barge(n)) {
+            if self.take_now(n) {
                 return Ok(());
             }
         }

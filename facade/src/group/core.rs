@@ -12,7 +12,7 @@
 //! | the queue | a lock-free segmented queue ([`SegQueue`]) | submitters push, workers pop, one task at a time |
 //! | `idle` | workers asleep on `work` that no waker has claimed yet | a worker counts itself in (under the state lock) before it sleeps; a submitter that pushed claims one with a CAS and then hands it a wake token (`State::tokens`) under the lock |
 //! | `blocked`, `waiting` | submitters asleep on `space`, callers asleep on `done` | each counts itself in under the state lock before it sleeps; a worker that counted tasks out and sees one takes the lock to notify |
-//! | `live` | workers started and not exited, read by submitters without the lock | under the state lock, beside `State::workers` |
+//! | `live` | workers started and not exited, read by submitters without the lock | only under the state lock: a started worker counts in, an exiting one (or one that failed to start) out |
 //! | running tasks' sites | one slot per worker (`worker::Slot`), read only by [`Core::running_sites`] | the worker, with a plain store before and after each task |
 //!
 //! Unfinished (queued or running) = `admitted - finished`. So a task that
@@ -64,8 +64,6 @@ pub(super) struct Admission {
 /// What only changes under the state lock.
 #[derive(Default)]
 pub(super) struct State {
-    /// Workers started and not exited (`live` mirrors it).
-    pub(super) workers: usize,
     pub(super) shutdown: bool,
     /// Wake-ups handed to claimed idle workers and not yet taken.
     pub(super) tokens: usize,
@@ -146,6 +144,17 @@ impl<'env> Core<'env> {
     #[cfg_attr(concur_debug, track_caller)]
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
+    }
+
+    /// Takes one unclaimed idle worker off `idle`: a submitter claiming it
+    /// for a wake-up (it gets a token), or a worker taking back its own
+    /// count. `false` if every idle worker has been claimed.
+    pub(super) fn take_idle(&self) -> bool {
+        self.idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |idle| {
+                idle.checked_sub(1)
+            })
+            .is_ok()
     }
 
     /// Tasks unfinished now (`SeqCst`: sleepers read it after counting

@@ -203,7 +203,7 @@ impl<'env> Core<'env> {
             queued.saturating_sub(usize::from(self.spinning.load(Ordering::Acquire)))
         };
         let mut woken = 0;
-        while unclaimed() > woken && self.claim_idle() {
+        while unclaimed() > woken && self.take_idle() {
             woken += 1;
         }
         if woken > 0 {
@@ -221,25 +221,15 @@ impl<'env> Core<'env> {
         }
     }
 
-    /// Takes one idle worker for a wake-up (it gets a token), if any.
-    fn claim_idle(&self) -> bool {
-        self.idle
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |idle| {
-                idle.checked_sub(1)
-            })
-            .is_ok()
-    }
-
     /// Starts a worker if fewer than the limit exist and the queue has a
     /// task for it; returns whether it started one.
     #[cold]
     fn start_worker(&self, start: &Start<'_>) -> bool {
         let mut state = self.lock();
-        if state.workers >= self.limit || self.queue.is_empty() {
+        if self.live.load(Ordering::Relaxed) >= self.limit || self.queue.is_empty() {
             return false;
         }
-        state.workers += 1;
-        self.live.store(state.workers, Ordering::Relaxed);
+        self.live.fetch_add(1, Ordering::Relaxed);
         let slot = Arc::new(Slot::default());
         state.slots.push(slot.clone());
         drop(state);
@@ -257,13 +247,12 @@ impl<'env> Core<'env> {
     /// queue, its tasks fail with the spawn error instead of hanging `wait`.
     fn spawn_failed(&self, err: &std::io::Error, slot: &Arc<Slot>) {
         let mut state = self.lock();
-        state.workers -= 1;
-        self.live.store(state.workers, Ordering::Relaxed);
+        let live = self.live.fetch_sub(1, Ordering::Relaxed) - 1;
         // Against a push that then reads `live`: one of us sees the other's
         // change (the queue is looked at below).
         fence(Ordering::SeqCst);
         state.slots.retain(|s| !Arc::ptr_eq(s, slot));
-        if state.workers > 0 {
+        if live > 0 {
             return;
         }
         let mut orphans = Vec::new();
@@ -275,11 +264,11 @@ impl<'env> Core<'env> {
             orphans.push(task);
         }
         let n = orphans.len();
-        let before = self.count_out_locked(n);
+        let finished = self.count_out_locked(n);
         drop(state);
         for task in orphans {
             task.discard();
         }
-        self.counted_out(before, n);
+        self.counted_out(finished, n);
     }
 }

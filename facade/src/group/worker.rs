@@ -123,10 +123,9 @@ impl<'env> Core<'env> {
                 return true;
             }
             let shutdown = state.shutdown && self.queue.is_empty();
-            if (shutdown || !self.queue.is_empty()) && self.unclaim_idle() {
+            if (shutdown || !self.queue.is_empty()) && self.take_idle() {
                 if shutdown {
-                    state.workers -= 1;
-                    self.live.store(state.workers, Ordering::Relaxed);
+                    self.live.fetch_sub(1, Ordering::Relaxed);
                     return false;
                 }
                 return true;
@@ -135,16 +134,6 @@ impl<'env> Core<'env> {
             // on its way (it needs the lock this wait releases).
             state = self.work.wait(state);
         }
-    }
-
-    /// Takes back one unclaimed idle count; `false` if every idle worker
-    /// has been claimed (a token is coming).
-    fn unclaim_idle(&self) -> bool {
-        self.idle
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |idle| {
-                idle.checked_sub(1)
-            })
-            .is_ok()
     }
 
     /// Runs `task` (or skips it if the group's context has ended) and
