@@ -46,6 +46,22 @@
 //! Every path out of a notified wait wakes its chain word, an unwind
 //! included, so the chain cannot break.
 //!
+//! # Spinning first
+//!
+//! A waiter spins and yields through the mutex's schedule (a few spin
+//! hints, then a few yields of the processor, as in [`RawMutex`]) before
+//! it sleeps on its word, looking for `DONE` or `INTERRUPTED` between
+//! rounds. Where the condition turns over quickly (a hand-off between two
+//! threads, a queue kept near empty) the notification then finds its
+//! waiter still running, and neither side pays for a futex sleep and the
+//! wake-up latency after it: `condvar_pingpong` went from 30 µs a round
+//! trip to 1 µs, std and parking_lot, which sleep at once, stayed at
+//! 30 µs. A wait that does sleep has spent about 4 µs of processor time
+//! first on an otherwise idle processor (7 `sched_yield`s); with other
+//! threads ready to run, the yields hand the processor to them. A
+//! deadline is not looked at while spinning: the schedule is bounded in
+//! steps, a few microseconds.
+//!
 //! The code: this file has the type, [`RawCondvar::wait`] and the
 //! notifiers; `wait` links a waiter, ends its wait and holds the guard
 //! that ends it on every path.
@@ -59,6 +75,7 @@ use crate::list::WaitList;
 use crate::locked::{self, WakeBatch};
 use crate::mutex::RawMutex;
 use crate::park::{DefaultPark, Park};
+use crate::spin::SpinWait;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, UnsafeCell};
 use crate::waiter::{Interrupted, Outcome, Waiter, DONE, INTERRUPTED};
 #[cfg(feature = "step")]
@@ -155,10 +172,15 @@ impl<P: Park> RawCondvar<P> {
         // SAFETY: the caller holds `mutex`; `node` is pinned, claimed by
         // `_scope`, and `linked` ends the wait before either goes away.
         let mut linked = unsafe { self.begin_wait(node, mutex) };
+        // Spin and yield a moment before sleeping (see "Spinning first"
+        // in the module docs).
+        let mut spin = SpinWait::<P>::new();
         let mut word = node.word().load(Ordering::Acquire);
         while word & (DONE | INTERRUPTED) == 0 {
-            // If the parker unwinds, `linked` cleans up as it drops.
-            node.sleep(node.word(), word, || {});
+            if !spin.spin() {
+                // If the parker unwinds, `linked` cleans up as it drops.
+                node.sleep(node.word(), word, || {});
+            }
             word = node.word().load(Ordering::Acquire);
         }
         linked.end()
