@@ -62,7 +62,7 @@ pub use once::{Begin, OnceGuard, OnceState};
 pub use park::{Clock, ClockSpinPark, DefaultPark, NoDeadline, Park, SpinPark, TimedOut};
 pub use rwlock::RawRwLock;
 pub use semaphore::{
-    AcquireError, RawSemaphore, Snapshot, TryAcquireError, FAIR_AFTER, MAX_PERMITS,
+    AcquireError, AcquireFuture, RawSemaphore, Snapshot, TryAcquireError, FAIR_AFTER, MAX_PERMITS,
 };
 pub use waiter::{Interrupted, Waiter};
 

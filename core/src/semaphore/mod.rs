@@ -112,7 +112,8 @@
 //! `queue` links, completes and grants under the list lock; `capacity`
 //! keeps requests above the capacity aside and moves them; `resize` has
 //! the releases, `add_permits`, `forget_permits`, `retire` and `close`;
-//! `barging` has barging mode's offers; `snapshot` the consistent view for
+//! `barging` has barging mode's offers; `task` the future that waits in
+//! the same queue ([`AcquireFuture`]); `snapshot` the consistent view for
 //! checkers; `error` has the two error types.
 
 mod barging;
@@ -121,6 +122,7 @@ mod error;
 mod queue;
 mod resize;
 mod snapshot;
+mod task;
 
 use core::pin::Pin;
 
@@ -133,6 +135,7 @@ use crate::waiter::{Waiter, DONE, INTERRUPTED};
 pub use error::{AcquireError, TryAcquireError};
 use queue::Queue;
 pub use snapshot::Snapshot;
+pub use task::AcquireFuture;
 
 const SLOW: u64 = 1 << 63;
 /// In `capacity`: some request waits for the capacity to grow.

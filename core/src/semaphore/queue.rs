@@ -6,7 +6,7 @@
 use crate::list::WaitList;
 use crate::locked::{self, WakeBatch};
 use crate::park::Park;
-use crate::sync::{abort, AtomicU32, OnUnwind, Ordering};
+use crate::sync::{abort, OnUnwind, Ordering};
 use crate::waiter::{Outcome, Waiter, DONE, INTERRUPTED};
 
 use super::{AcquireError, RawSemaphore, MAX_PERMITS, SLOW};
@@ -269,14 +269,12 @@ impl<P: Park> RawSemaphore<P> {
         outcome: Outcome,
         wake: &mut WakeBatch<P>,
     ) {
-        // SAFETY: the caller's obligations; after the `fetch_or` below the
+        // SAFETY: the caller's obligations; once `done` marks it, the
         // owner may return and free the node, so nothing touches it after.
         unsafe {
             self.unlink_locked(queue, node);
             (*node).queued_mut(|q| q.outcome = outcome);
-            let word: *const AtomicU32 = (*node).word();
-            (*word).fetch_or(DONE, Ordering::Release);
-            wake.push(word);
+            wake.done(node);
         }
     }
 

@@ -8,7 +8,9 @@ use core::marker::PhantomData;
 use crate::park::{wait_or_clean_up, Park};
 use crate::sync::{AtomicU32, OnUnwind, Ordering};
 
-use super::{Waiter, DONE, EPOCH_UNIT, INTERRUPTED, TARGETED, TIMED_OUT, WAKING};
+use super::{
+    Waiter, DONE, EPOCH_UNIT, INTERRUPTED, REGISTERING, TARGETED, TASK, TIMED_OUT, WAKING,
+};
 
 impl<P: Park> Waiter<P> {
     /// Interrupts the wait this node is in, or the next one it is used for.
@@ -26,7 +28,14 @@ impl<P: Park> Waiter<P> {
             if word & INTERRUPTED != 0 {
                 return;
             }
-            let waking = if word & TARGETED != 0 { WAKING } else { 0 };
+            // A future's wait: we visit it (take its waker) if we are the
+            // one to end it and its owner is not storing a waker.
+            let takes = word & TASK != 0 && word & (DONE | REGISTERING) == 0;
+            let waking = if word & TARGETED != 0 || takes {
+                WAKING
+            } else {
+                0
+            };
             match self.word.compare_exchange_weak(
                 word,
                 word | INTERRUPTED | waking,
@@ -36,6 +45,20 @@ impl<P: Park> Waiter<P> {
                 Ok(_) => break,
                 Err(now) => word = now,
             }
+        }
+        if word & TASK != 0 {
+            if word & (DONE | REGISTERING) == 0 {
+                // We ended the wait and set `WAKING`, which keeps the node
+                // alive while we take its waker.
+                // SAFETY: we are this ending's one visitor (above).
+                let waker = unsafe { self.take_waker() };
+                self.let_go(WAKING);
+                // The node may be gone from here on; the waker is ours.
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            return;
         }
         // Clears `WAKING` (if we set it) and wakes the owner when dropped,
         // so both happen even if a wake below unwinds (a parker must not):

@@ -26,6 +26,10 @@
 //! | `TARGETED` | owner, before a word wait | owner, after it     | `target` points at a live primitive word |
 //! | `IN_USE`   | owner, `begin`          | owner, `end`          | a wait is using this node |
 //! | `TIMED_OUT` | owner, when its deadline passed | never       | set together with `INTERRUPTED`: the interrupt was the node's own deadline |
+//! | `TASK`     | owner, `begin_task`     | owner, `end`          | the wait is a future's: wakes go to its registered waker, not the word |
+//! | `VISIT`    | a granter, with `DONE`  | the granter, once it took the waker | the granter still touches the node (its waker slot) |
+//! | `REGISTERING` | owner, while it stores its waker | owner | the waker slot is the owner's |
+//! | `SLEEPER`  | owner, waiting for a visitor to leave | the visitor that leaves | wake the word when `VISIT` or `WAKING` clears |
 //!
 //! # Deadlines
 //!
@@ -61,14 +65,21 @@
 //! node holds no pointer to a primitive at all, and an interrupter only
 //! flips the node's own word and wakes it by address.
 //!
+//! # Waits made by futures
+//!
+//! A future's node (`TASK`) wakes a registered waker instead of a word;
+//! the `task` module says who may touch the waker slot, and when.
+//!
 //! The code: this file has the node, its word and the claiming and ending
 //! of a wait; `ending` has the two ways a wait ends early, an interrupt and
-//! a passed deadline.
+//! a passed deadline; `task` the waker slot of a future's node.
 
 use core::marker::{PhantomData, PhantomPinned};
 use core::ptr;
+use core::task::Waker;
 
 mod ending;
+mod task;
 
 use crate::park::{wait_or_clean_up, DefaultPark, Park};
 use crate::sync::{abort, AtomicPtr, AtomicU32, Ordering, UnsafeCell};
@@ -80,6 +91,10 @@ const WAKING: u32 = 4;
 const TARGETED: u32 = 8;
 const IN_USE: u32 = 16;
 const TIMED_OUT: u32 = 32;
+pub(crate) const TASK: u32 = 64;
+pub(crate) const VISIT: u32 = 128;
+pub(crate) const REGISTERING: u32 = 256;
+const SLEEPER: u32 = 512;
 
 /// The amount an interrupter adds to a target word.
 ///
@@ -159,6 +174,12 @@ pub struct Waiter<P: Park = DefaultPark> {
     target: AtomicPtr<AtomicU32>,
     deadline: Option<P::Deadline>,
     pub(crate) queued: UnsafeCell<Queued<P>>,
+    /// A future's waker (`TASK` waits); see "Waits made by futures".
+    waker: UnsafeCell<Option<Waker>>,
+    /// The next task node a granter wakes after its list lock (see
+    /// `WakeBatch`); written and read by that granter while it holds
+    /// `VISIT` on this node.
+    pub(crate) wake_next: AtomicPtr<Waiter<P>>,
     _pinned: PhantomPinned,
     _park: PhantomData<fn() -> P>,
 }
@@ -232,6 +253,8 @@ impl<P: Park> Waiter<P> {
                     passes: 0,
                     chain: ptr::null(),
                 }),
+                waker: UnsafeCell::new(None),
+                wake_next: AtomicPtr::new(ptr::null_mut()),
                 _pinned: PhantomPinned,
                 _park: PhantomData,
             }
@@ -268,8 +291,8 @@ impl<P: Park> Waiter<P> {
     ///
     /// Fails if the node is already interrupted. Panics if another wait is
     /// using it: two waits sharing one node would corrupt the wait list.
-    fn begin(&self) -> Result<(), Interrupted> {
-        let prev = self.word.fetch_or(IN_USE, Ordering::Acquire);
+    fn begin(&self, kind: u32) -> Result<(), Interrupted> {
+        let prev = self.word.fetch_or(IN_USE | kind, Ordering::Acquire);
         assert!(
             prev & IN_USE == 0,
             "concur-core: a Waiter was used by two waits at once"
@@ -278,7 +301,7 @@ impl<P: Park> Waiter<P> {
             self.word.fetch_and(!DONE, Ordering::Relaxed);
         }
         if prev & INTERRUPTED != 0 {
-            self.word.fetch_and(!IN_USE, Ordering::Relaxed);
+            self.word.fetch_and(!(IN_USE | kind), Ordering::Relaxed);
             return Err(Interrupted);
         }
         Ok(())
@@ -292,7 +315,7 @@ impl<P: Park> Waiter<P> {
         &'a self,
         target: &AtomicU32,
     ) -> Result<WaitScope<'a, P>, Interrupted> {
-        self.begin()?;
+        self.begin(0)?;
         self.target.store(
             target as *const AtomicU32 as *mut AtomicU32,
             Ordering::Relaxed,
@@ -303,7 +326,7 @@ impl<P: Park> Waiter<P> {
 
     /// Claims the node for a queued wait; the guard ends it when dropped.
     pub(crate) fn begin_queued(&self) -> Result<WaitScope<'_, P>, Interrupted> {
-        self.begin()?;
+        self.begin(0)?;
         Ok(WaitScope { node: self })
     }
 
@@ -311,7 +334,10 @@ impl<P: Park> Waiter<P> {
     /// the target word, waits for it to finish first, so the caller may end
     /// its borrow of the primitive as soon as this returns.
     fn end(&self) {
-        let mut word = self.word.fetch_and(!(TARGETED | IN_USE), Ordering::AcqRel);
+        // (A future's wait has no visitor left: `end_task` settled them.)
+        let mut word = self
+            .word
+            .fetch_and(!(TARGETED | IN_USE | TASK), Ordering::AcqRel);
         while word & WAKING != 0 {
             wait_or_clean_up::<P>(&self.word, word & !(TARGETED | IN_USE), || {
                 // The parker unwound, and the unwind is about to end the
