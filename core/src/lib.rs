@@ -64,7 +64,7 @@ pub use rwlock::RawRwLock;
 pub use semaphore::{
     AcquireError, AcquireFuture, RawSemaphore, Snapshot, TryAcquireError, FAIR_AFTER, MAX_PERMITS,
 };
-pub use waiter::{Interrupted, Waiter};
+pub use waiter::{Interrupted, UntilInterrupted, Waiter};
 
 #[cfg(all(feature = "futex", not(loom)))]
 pub use park::FutexPark;

@@ -44,6 +44,54 @@
 //! the [`Context`]. Cancellation is `with_cancel`'s, whose [`CancelHandle`]
 //! cancels when dropped.
 //!
+//! # Threads and tasks
+//!
+//! The blocking calls have async twins on the same types: the future waits
+//! in the same queue as the threads, so a thread and a task sharing a
+//! semaphore are served in one FIFO order, and it ends the same way when
+//! its context ends (a cancel wakes the task; a deadline fires from the one
+//! lazily started timer thread, which only async waits with a deadline
+//! start on Linux, Android and Windows). The futures are executor-agnostic
+//! (no runtime dependency), `Send`, allocate nothing (the waiter node lives
+//! inside the future), and are cancel-safe: dropping one gives back what
+//! it was granted, to the waiters behind it. A blocking call made from
+//! inside an async runtime blocks that worker thread but never panics.
+//!
+//! | blocking | async twin | future |
+//! |----------|------------|--------|
+//! | [`Semaphore::acquire`] | [`Semaphore::acquire_async`] | [`future::Acquire`] |
+//! | [`Semaphore::acquire_owned`] | [`Semaphore::acquire_owned_async`] | an `async fn`'s |
+//! | [`Context::wait`] | [`Context::done`] | [`future::Done`] |
+//!
+//! The other primitives' twins (mutex, rwlock, wait group, once, group,
+//! condvar, barrier) are not built yet.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use concur_sync::{Context, Error, Semaphore};
+//!
+//! let sem = Arc::new(Semaphore::new(1));
+//! let ctx = Context::background();
+//! let held = sem.acquire(&ctx, 1)?;
+//! // A task queues for the permit the thread holds; the thread's release
+//! // hands it over.
+//! let task = {
+//!     let (sem, ctx) = (sem.clone(), ctx.clone());
+//!     std::thread::spawn(move || {
+//!         futures::executor::block_on(async {
+//!             let permit = sem.acquire_async(&ctx, 1).await?;
+//!             Ok::<u64, Error>(permit.num_permits())
+//!         })
+//!     })
+//! };
+//! while sem.waiters() == 0 {
+//!     std::thread::yield_now();
+//! }
+//! drop(held);
+//! assert_eq!(task.join().unwrap()?, 1);
+//! # Ok::<(), Error>(())
+//! ```
+//!
 //! # Platforms
 //!
 //! On Linux and Android a blocked thread sleeps in a timed futex wait
@@ -62,11 +110,6 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-#[cfg(any(
-    concur_debug,
-    not(any(target_os = "linux", target_os = "android", windows)),
-    concur_timer_fallback
-))]
 mod background;
 mod barrier;
 mod clock;
@@ -84,10 +127,6 @@ mod semaphore;
 #[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 pub mod step;
 pub mod testing;
-#[cfg(any(
-    not(any(target_os = "linux", target_os = "android", windows)),
-    concur_timer_fallback
-))]
 mod timer;
 mod wait;
 mod wait_group;
@@ -107,6 +146,14 @@ pub use rwlock::{
     RwLockReadGuard, RwLockWriteGuard,
 };
 pub use semaphore::{OwnedPermit, Permit, Semaphore, TryAcquireError, MAX_PERMITS};
+
+/// The futures of the async twins, named for code that stores one (most
+/// code just `.await`s them): see the crate docs' table of blocking calls
+/// and their twins.
+pub mod future {
+    pub use crate::context::Done;
+    pub use crate::semaphore::Acquire;
+}
 pub use wait_group::{WaitGroup, WaitGroupGuard};
 
 /// Compile-time checks of sizes and thread-safety, next to std's.

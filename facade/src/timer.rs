@@ -1,10 +1,12 @@
-//! The fallback deadline timer: one thread, started on first use, that
-//! interrupts blocked waits whose deadlines pass, for platforms where the
-//! core's parker has no timed wait (everything but Linux, Android and
-//! Windows, or any platform built with `--cfg concur_timer_fallback`).
+//! The deadline timer: one thread, started on first use, that interrupts
+//! waits whose deadlines pass. It serves the waits that cannot carry their
+//! deadline into a timed futex wait: every future's wait (a task does not
+//! sleep in the kernel), and, on platforms where the core's parker has no
+//! timed wait (everything but Linux, Android and Windows, or any platform
+//! built with `--cfg concur_timer_fallback`), blocked threads too.
 //!
-//! On Linux, Android and Windows nothing here runs: a blocked thread sleeps in a
-//! timed futex wait instead, and this module is never reached.
+//! A program that never awaits with a deadline on Linux, Android or
+//! Windows never starts it.
 //!
 //! An entry is a blocked call's waiter, keyed by (deadline, id) in a
 //! `BTreeMap` behind one mutex. The call links it before it blocks and
@@ -99,6 +101,19 @@ impl<'a> Scheduled<'a> {
             key,
             _waiter: PhantomData,
         }
+    }
+}
+
+impl Scheduled<'static> {
+    /// Links the waiter at `waiter` so the timer interrupts it at `at`,
+    /// for a waiter inside a future (which no lifetime can name).
+    ///
+    /// # Safety
+    /// The waiter stays alive and pinned until the returned guard is
+    /// dropped, or both are leaked together (its memory then stays valid).
+    pub(crate) unsafe fn pinned(at: Instant, waiter: *const Waiter) -> Self {
+        // SAFETY: the caller keeps the waiter alive while this is linked.
+        Scheduled::new(at, unsafe { Pin::new_unchecked(&*waiter) })
     }
 }
 

@@ -151,3 +151,28 @@ fn deadlines_allocate_nothing() {
         assert_eq!(n, 0, "{n} allocations with deadlines");
     }
 }
+
+/// A future's wait allocates nothing either: its node lives inside the
+/// future, which here lives on the stack and is polled by hand.
+#[test]
+fn an_async_acquire_that_waits_allocates_nothing() {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context as TaskContext, Waker};
+    let sem = Semaphore::new(1);
+    let (live, _cancel) = Context::background().with_cancel();
+    let mut cx = TaskContext::from_waker(Waker::noop());
+    let (n, ()) = allocations_in(|| {
+        for _ in 0..1000 {
+            let held = sem.try_acquire(1).unwrap();
+            let mut wait = pin!(sem.acquire_async(&live, 1));
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+            drop(held);
+            match wait.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(Ok(permit)) => drop(permit),
+                other => panic!("{other:?}"),
+            }
+        }
+    });
+    assert_eq!(n, 0, "{n} allocations in async waits");
+}

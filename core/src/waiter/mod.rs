@@ -80,10 +80,12 @@ use core::task::Waker;
 
 mod ending;
 mod task;
+mod until;
 
 use crate::park::{wait_or_clean_up, DefaultPark, Park};
 use crate::sync::{abort, AtomicPtr, AtomicU32, Ordering, UnsafeCell};
 pub(crate) use ending::sleep;
+pub use until::UntilInterrupted;
 
 pub(crate) const DONE: u32 = 1;
 pub(crate) const INTERRUPTED: u32 = 2;

@@ -24,6 +24,7 @@
 //! word).
 
 mod node;
+mod watch;
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -38,6 +39,8 @@ use crate::wait::{self, Until};
 use crate::Error;
 use node::{ended_by, Cause};
 pub(crate) use node::{Node, Registration};
+pub use watch::Done;
+pub(crate) use watch::Watch;
 
 /// A cancellation scope: pass it to every blocking call that should end
 /// when the work it belongs to is abandoned or runs out of time.

@@ -2,6 +2,7 @@
 //! context-aware acquisition. The permits are in `permit`.
 
 mod permit;
+mod task;
 
 use std::fmt;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use crate::{Context, Error};
 
 pub use concur_core::{TryAcquireError, MAX_PERMITS};
 pub use permit::{OwnedPermit, Permit};
+pub use task::Acquire;
 
 /// A weighted counting semaphore: acquire `n` permits, give them back by
 /// dropping the [`Permit`].
