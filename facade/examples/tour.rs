@@ -43,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     group_errors_in_a_job_span();
     deadline_ends_a_blocked_acquire();
     bounded_queue_on_a_condvar()?;
+    threads_and_tasks_share_a_semaphore()?;
     println!("\nDone.");
     Ok(())
 }
@@ -310,5 +311,83 @@ fn bounded_queue_on_a_condvar() -> Result<(), Error> {
         queue.items.is_locked()
     );
     drop(items);
+    Ok(())
+}
+
+/// 8. Threads and async tasks on one semaphore: the tasks' `acquire_async`
+///    waits in the same FIFO queue as the threads' `acquire`, and a task's
+///    wait ends when its context is cancelled or its deadline passes.
+fn threads_and_tasks_share_a_semaphore() -> Result<(), Error> {
+    println!("\n8. Threads and tokio tasks on one Semaphore(2)");
+    let sem = Arc::new(Semaphore::new(2));
+    let held = Arc::new(AtomicU64::new(0));
+    let peak = Arc::new(AtomicU64::new(0));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .expect("a tokio runtime");
+    let ctx = Context::background().with_timeout(Duration::from_secs(10));
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (sem, ctx, held, peak) = (sem.clone(), ctx.clone(), held.clone(), peak.clone());
+            rt.spawn(async move {
+                for _ in 0..200 {
+                    let _permit = sem.acquire_async(&ctx, 1).await?;
+                    peak.fetch_max(held.fetch_add(1, SeqCst) + 1, SeqCst);
+                    tokio::task::yield_now().await;
+                    held.fetch_sub(1, SeqCst);
+                }
+                Ok::<(), Error>(())
+            })
+        })
+        .collect();
+    thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| -> Result<(), Error> {
+                for _ in 0..200 {
+                    let _permit = sem.acquire(&ctx, 1)?;
+                    peak.fetch_max(held.fetch_add(1, SeqCst) + 1, SeqCst);
+                    thread::yield_now();
+                    held.fetch_sub(1, SeqCst);
+                }
+                Ok(())
+            });
+        }
+    });
+    rt.block_on(async {
+        for task in tasks {
+            task.await.expect("the task does not panic")?;
+        }
+        Ok::<(), Error>(())
+    })?;
+    println!(
+        "   2 threads and 8 tasks took a permit 2,000 times; at most {} held at once",
+        peak.load(SeqCst)
+    );
+    // A task waiting for a permit nobody gives back: its context's cancel
+    // wakes it, and its deadline would have.
+    let _all = sem.acquire(&ctx, 2)?;
+    let (task_ctx, cancel) = Context::background().with_cancel();
+    let waiting = {
+        let sem = sem.clone();
+        rt.spawn(async move { sem.acquire_async(&task_ctx, 1).await.map(drop) })
+    };
+    rt.block_on(async {
+        while sem.waiters() == 0 {
+            tokio::task::yield_now().await;
+        }
+    });
+    cancel.cancel();
+    let cancelled = rt.block_on(waiting).expect("the task does not panic");
+    let soon = Context::background().with_timeout(Duration::from_millis(20));
+    let start = Instant::now();
+    let late = rt.block_on(sem.acquire_async(&soon, 1));
+    println!(
+        "   a waiting task, cancelled: `{}`; another, after its 20 ms deadline ({:.1?}): `{}`",
+        cancelled.expect_err("cancelled"),
+        start.elapsed(),
+        late.expect_err("deadline")
+    );
     Ok(())
 }

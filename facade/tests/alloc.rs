@@ -158,10 +158,10 @@ fn deadlines_allocate_nothing() {
 fn an_async_acquire_that_waits_allocates_nothing() {
     use std::future::Future;
     use std::pin::pin;
-    use std::task::{Context as TaskContext, Waker};
+    use std::task::Context as TaskContext;
     let sem = Semaphore::new(1);
     let (live, _cancel) = Context::background().with_cancel();
-    let mut cx = TaskContext::from_waker(Waker::noop());
+    let mut cx = TaskContext::from_waker(futures::task::noop_waker_ref());
     let (n, ()) = allocations_in(|| {
         for _ in 0..1000 {
             let held = sem.try_acquire(1).unwrap();
