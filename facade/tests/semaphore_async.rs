@@ -138,11 +138,11 @@ fn a_cancel_wakes_a_waiting_task() {
 fn a_deadline_ends_a_waiting_task() {
     let sem = Semaphore::new(1);
     let _held = sem.try_acquire(1).unwrap();
-    let ctx = Context::background().with_timeout(Duration::from_millis(20));
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let start = Instant::now();
+    let ctx = Context::background().with_timeout(Duration::from_millis(20));
     let result = rt.block_on(sem.acquire_async(&ctx, 1));
     assert_eq!(result.err(), Some(Error::DeadlineExceeded));
     assert!(start.elapsed() >= Duration::from_millis(20), "ended early");
