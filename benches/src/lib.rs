@@ -21,6 +21,7 @@ pub mod pool;
 pub mod previous;
 pub mod render;
 pub mod sizes;
+pub mod tasks;
 pub mod uncontended;
 pub mod waits;
 
@@ -81,6 +82,7 @@ pub fn throughput_groups() -> Vec<Group> {
     groups.extend(contended::groups());
     groups.extend(condvar::groups());
     groups.extend(fanout::groups());
+    groups.extend(tasks::groups());
     groups
 }
 

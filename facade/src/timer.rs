@@ -161,8 +161,13 @@ mod tests {
     }
 
     /// A blocked call's waiter is linked while it blocks and unlinked when
-    /// the call returns (here: granted long before its deadline).
+    /// the call returns (here: granted long before its deadline). Only
+    /// where blocked threads use the timer.
     #[test]
+    #[cfg(any(
+        not(any(target_os = "linux", target_os = "android", windows)),
+        concur_timer_fallback
+    ))]
     fn a_blocked_wait_is_scheduled_only_while_it_blocks() {
         let at = Instant::now() + Duration::from_secs(7 * 3600 + 13);
         let m = crate::Mutex::new(());
@@ -177,6 +182,27 @@ mod tests {
             drop(held);
             assert!(waiter.join().unwrap());
         });
+        assert_eq!(scheduled_at(at), 0);
+    }
+
+    /// A future's wait is linked while it is pending and unlinked when it
+    /// resolves, on every platform.
+    #[test]
+    fn a_pending_future_is_scheduled_only_while_it_waits() {
+        use std::future::Future;
+        use std::task::{Context as TaskContext, Poll, Waker};
+        let at = Instant::now() + Duration::from_secs(7 * 3600 + 17);
+        let ctx = crate::Context::background().with_deadline(at);
+        let sem = crate::Semaphore::new(1);
+        let held = sem.try_acquire(1).unwrap();
+        let mut cx = TaskContext::from_waker(Waker::noop());
+        {
+            let mut wait = std::pin::pin!(sem.acquire_async(&ctx, 1));
+            assert!(wait.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(scheduled_at(at), 1);
+            drop(held);
+            assert!(matches!(wait.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+        }
         assert_eq!(scheduled_at(at), 0);
     }
 }
