@@ -4,6 +4,7 @@
 //! same errors when their [`Context`] ends.
 
 use std::future::Future;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
@@ -43,11 +44,12 @@ impl Semaphore {
     #[inline]
     pub fn acquire_async<'a>(&'a self, ctx: &'a Context, n: u64) -> Acquire<'a> {
         Acquire {
-            watch: Watch::default(),
-            inner: AcquireFuture::new(&self.raw, n, Waiter::new()),
             sem: self,
             ctx,
+            n,
             started: false,
+            has_waiting: false,
+            waiting: MaybeUninit::uninit(),
         }
     }
 
@@ -69,46 +71,79 @@ impl Semaphore {
 /// The future of [`Semaphore::acquire_async`].
 #[must_use = "futures do nothing unless polled"]
 pub struct Acquire<'a> {
-    /// Links the node to `ctx`; declared before `inner`, so it is dropped
-    /// (and unlinked) before the node is.
-    watch: Watch,
-    inner: AcquireFuture<'a, DefaultPark>,
     sem: &'a Semaphore,
     ctx: &'a Context,
+    n: u64,
+    /// Polled at least once.
     started: bool,
+    /// `waiting` is initialised (from the first poll that had to wait
+    /// until the future is dropped).
+    has_waiting: bool,
+    /// The wait, made in place only when the fast path fails, so a free
+    /// permit costs no node and no watch.
+    waiting: MaybeUninit<Waiting<'a>>,
+}
+
+/// A future's wait: the node in the semaphore's queue and its links to
+/// the context.
+struct Waiting<'a> {
+    /// Links the node to the context; declared before `inner`, so it is
+    /// dropped (and unlinked) before the node is.
+    watch: Watch,
+    inner: AcquireFuture<'a, DefaultPark>,
+}
+
+impl<'a> Acquire<'a> {
+    /// The first poll: the fast path, or the wait made in place and
+    /// linked. `Some` if the call is over.
+    #[inline]
+    fn start(&mut self) -> Option<Result<Permit<'a>, Error>> {
+        let (sem, n) = (self.sem, self.n);
+        if let Some(err) = self.ctx.cancelled() {
+            return Some(Err(err));
+        }
+        // Free permits are taken without making or linking anything.
+        match sem.try_take(n) {
+            Ok(true) => return Some(Ok(Permit { sem, n })),
+            Ok(false) => {}
+            Err(err) => return Some(Err(err)),
+        }
+        let waiting = self.waiting.write(Waiting {
+            watch: Watch::default(),
+            inner: AcquireFuture::new(&sem.raw, n, Waiter::new()),
+        });
+        self.has_waiting = true;
+        // SAFETY: both live in this pinned future from now until its drop
+        // (which drops the watch first), or are leaked together with it.
+        let armed = unsafe {
+            let node = Pin::new_unchecked(&waiting.inner).node();
+            Pin::new_unchecked(&mut waiting.watch).arm(self.ctx, node)
+        };
+        armed.err().map(Err)
+    }
 }
 
 impl<'a> Future for Acquire<'a> {
     type Output = Result<Permit<'a>, Error>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        // SAFETY: nothing is moved out; `watch` and `inner` stay where they
-        // are (pinned with the future) until they are dropped.
+        // SAFETY: nothing is moved out; the wait stays where it is made
+        // (pinned with the future) until the future is dropped.
         let this = unsafe { self.get_unchecked_mut() };
-        let (sem, n) = (this.sem, this.inner.permits());
         if !this.started {
             this.started = true;
-            if let Some(err) = this.ctx.cancelled() {
-                return Poll::Ready(Err(err));
-            }
-            // Free permits are taken without linking anything.
-            match sem.try_take(n) {
-                Ok(true) => return Poll::Ready(Ok(Permit { sem, n })),
-                Ok(false) => {}
-                Err(err) => return Poll::Ready(Err(err)),
-            }
-            // SAFETY: both are fields of this pinned future; the watch is
-            // dropped first (field order), or both are leaked together.
-            let armed = unsafe {
-                let node = Pin::new_unchecked(&this.inner).node();
-                Pin::new_unchecked(&mut this.watch).arm(this.ctx, node)
-            };
-            if let Err(err) = armed {
-                return Poll::Ready(Err(err));
+            if let Some(result) = this.start() {
+                return Poll::Ready(result);
             }
         }
-        // SAFETY: `inner` is pinned with the future.
-        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        assert!(
+            this.has_waiting,
+            "concur: semaphore Acquire polled after it completed"
+        );
+        let (sem, n) = (this.sem, this.n);
+        // SAFETY: initialised (`has_waiting`), and pinned with the future.
+        let inner = unsafe { Pin::new_unchecked(&mut this.waiting.assume_init_mut().inner) };
         let result = ready!(inner.poll(cx));
         Poll::Ready(
             result
@@ -118,11 +153,21 @@ impl<'a> Future for Acquire<'a> {
     }
 }
 
+impl Drop for Acquire<'_> {
+    fn drop(&mut self) {
+        if self.has_waiting {
+            // SAFETY: initialised, and dropped once, here, in place.
+            unsafe { self.waiting.assume_init_drop() };
+        }
+    }
+}
+
 impl std::fmt::Debug for Acquire<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acquire")
-            .field("permits", &self.inner.permits())
+            .field("permits", &self.n)
             .field("started", &self.started)
+            .field("waiting", &self.has_waiting)
             .finish_non_exhaustive()
     }
 }
