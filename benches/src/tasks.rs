@@ -6,15 +6,19 @@
 //!   operation costs about 300 ns and would flatten every ratio); concur
 //!   with the background context and with a live (cancellable) one, vs
 //!   `tokio::sync::Semaphore` and `async_lock::Semaphore`.
+//! * `semaphore_async_contended_8`: 8 tasks on a 2-worker multi-thread
+//!   tokio runtime take turns on one permit; one iteration is one
+//!   acquire+release (the permit held across a yield), same anchors.
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::Group;
 
 /// The async groups.
 pub fn groups() -> Vec<Group> {
-    vec![semaphore_uncontended()]
+    vec![semaphore_uncontended(), semaphore_contended()]
 }
 
 /// A current-thread runtime for one case.
@@ -69,6 +73,80 @@ fn semaphore_uncontended() -> Group {
     .case("async_lock", move |n| {
         awaited(&rt_async_lock, n, || async {
             drop(black_box(&async_lock_sem).acquire().await);
+        })
+    })
+}
+
+/// Tasks sharing one permit on the contended runtime.
+const TASKS: u64 = 8;
+
+/// A 2-worker multi-thread runtime for one case.
+fn workers() -> Arc<tokio::runtime::Runtime> {
+    Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .expect("a tokio runtime"),
+    )
+}
+
+/// Runs `n` acquire+release turns split over `TASKS` tasks, each turn made
+/// by `turn`, and returns the time until all are done.
+fn turns<S, F>(
+    rt: &tokio::runtime::Runtime,
+    sem: &Arc<S>,
+    n: u64,
+    turn: fn(Arc<S>) -> F,
+) -> Duration
+where
+    S: Send + Sync + 'static,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let per_task = n.div_ceil(TASKS);
+    let start = Instant::now();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..TASKS)
+            .map(|_| {
+                let sem = sem.clone();
+                tokio::spawn(async move {
+                    for _ in 0..per_task {
+                        turn(sem.clone()).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a bench task panicked");
+        }
+    });
+    start.elapsed() * n as u32 / (per_task * TASKS) as u32
+}
+
+fn semaphore_contended() -> Group {
+    let (rt, concur) = (workers(), Arc::new(concur_sync::Semaphore::new(1)));
+    let (rt_tokio, tokio_sem) = (workers(), Arc::new(tokio::sync::Semaphore::new(1)));
+    let (rt_async_lock, async_lock_sem) = (workers(), Arc::new(async_lock::Semaphore::new(1)));
+    Group::new(
+        "semaphore_async_contended_8",
+        "an awaited acquire+release, 8 tasks on 2 workers, 1 permit",
+    )
+    .case("concur", move |n| {
+        turns(&rt, &concur, n, |sem| async move {
+            let ctx = concur_sync::Context::background();
+            let _permit = sem.acquire_async(&ctx, 1).await;
+            tokio::task::yield_now().await;
+        })
+    })
+    .case("tokio", move |n| {
+        turns(&rt_tokio, &tokio_sem, n, |sem| async move {
+            let _permit = sem.acquire().await;
+            tokio::task::yield_now().await;
+        })
+    })
+    .case("async_lock", move |n| {
+        turns(&rt_async_lock, &async_lock_sem, n, |sem| async move {
+            let _permit = sem.acquire().await;
+            tokio::task::yield_now().await;
         })
     })
 }
