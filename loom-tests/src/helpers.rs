@@ -29,6 +29,22 @@ pub fn settled(capacity: u64) -> Snapshot {
     }
 }
 
+/// Takes `n` permits with a fresh node, writes `data` while it holds them
+/// (loom reports a holder whose write is not ordered after the last
+/// holder's), and gives them back.
+pub fn hold_once(sem: &RawSemaphore, data: &Tracked, n: u64) {
+    let node = core::pin::pin!(Waiter::new());
+    sem.acquire(node.as_ref(), n).unwrap();
+    data.bump();
+    sem.release(n);
+}
+
+/// [`hold_once`] on a new model thread.
+pub fn holder(sem: &Arc<RawSemaphore>, data: &Arc<Tracked>, n: u64) -> thread::JoinHandle<()> {
+    let (sem, data) = (sem.clone(), data.clone());
+    thread::spawn(move || hold_once(&sem, &data, n))
+}
+
 /// Spawns a waiter for `n` permits that gives them back if it gets them,
 /// and returns its result.
 pub fn waiter(sem: &Arc<RawSemaphore>, n: u64) -> thread::JoinHandle<Result<(), AcquireError>> {

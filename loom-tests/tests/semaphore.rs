@@ -6,7 +6,7 @@
 use core::pin::pin;
 
 use concur_core::{AcquireError, RawSemaphore, Snapshot, TryAcquireError, Waiter};
-use concur_loom_tests::{queued, settled, shared_node, spin_until, Tracked};
+use concur_loom_tests::{hold_once, holder, queued, settled, shared_node, spin_until, Tracked};
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
@@ -22,20 +22,8 @@ fn acquire_release_two_threads() {
         let sem = Arc::new(Sem::new(1));
         let data = Arc::new(Tracked::new());
 
-        let worker = {
-            let (sem, data) = (sem.clone(), data.clone());
-            thread::spawn(move || {
-                let node = pin!(Waiter::new());
-                sem.acquire(node.as_ref(), 1).unwrap();
-                data.bump();
-                sem.release(1);
-            })
-        };
-
-        let node = pin!(Waiter::new());
-        sem.acquire(node.as_ref(), 1).unwrap();
-        data.bump();
-        sem.release(1);
+        let worker = holder(&sem, &data, 1);
+        hold_once(&sem, &data, 1);
 
         worker.join().unwrap();
         assert_eq!(data.get(), 2);

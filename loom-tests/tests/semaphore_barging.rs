@@ -9,7 +9,7 @@ use core::pin::pin;
 
 use concur_core::park::LoomPark;
 use concur_core::{AcquireError, RawSemaphore, Waiter};
-use concur_loom_tests::{queued, settled, shared_node, spin_until, waiter_on, Tracked};
+use concur_loom_tests::{hold_once, queued, settled, shared_node, spin_until, waiter_on, Tracked};
 use loom::sync::Arc;
 use loom::thread;
 
@@ -38,10 +38,7 @@ fn offer_races_barging_caller() {
 
         data.bump();
         sem.release(1);
-        let node = pin!(Waiter::new());
-        sem.acquire(node.as_ref(), 1).unwrap();
-        data.bump();
-        sem.release(1);
+        hold_once(&sem, &data, 1);
 
         waiter.join().unwrap();
         assert_eq!(data.get(), 3);

@@ -35,6 +35,17 @@ enum Stage {
     Finished,
 }
 
+/// What the first poll of an [`AcquireFuture`] did.
+enum Started {
+    /// The call is over (free permits, or an error) without waiting.
+    Ended(Result<(), AcquireError>),
+    /// Queued with the task's waker registered.
+    Waiting,
+    /// Queued, but interrupted before the waker was registered: the
+    /// outcome must be read now.
+    Look,
+}
+
 /// The future of [`RawSemaphore::acquire_async`]: resolves to `Ok(())` once
 /// `n` permits are the caller's, like [`RawSemaphore::acquire`] with a
 /// thread.
@@ -101,32 +112,39 @@ impl<'a, P: Park> AcquireFuture<'a, P> {
         self.n
     }
 
-    /// Links the node: `Some` if the call ended without waiting.
-    fn start(&mut self, cx: &mut Context<'_>) -> Option<Result<(), AcquireError>> {
+    /// The first poll: takes free permits, or links the node.
+    fn start(&mut self, cx: &mut Context<'_>) -> Started {
         if self.sem.take_now(self.n) {
-            return Some(Ok(()));
+            return Started::Ended(Ok(()));
         }
         if self.node.begin_task().is_err() {
-            return Some(Err(AcquireError::Interrupted));
+            return Started::Ended(Err(AcquireError::Interrupted));
         }
         // Registered before the node is linked: a grant that comes at
-        // once finds the waker.
-        self.node.register(cx.waker());
+        // once finds the waker. (`false`: interrupted since `begin_task`,
+        // by an interrupter that found no waker to wake.)
+        let registered = self.node.register(cx.waker());
         // SAFETY: the node is pinned (inside this pinned future), claimed
         // above, and stays alive and claimed until `complete` ran (in
         // `poll` or in `drop`).
         match unsafe { self.sem.enqueue(&self.node, self.n) } {
             Ok(true) => {
                 self.stage = Stage::Queued;
-                None
+                // Registered: whoever ends the wait wakes this task. If
+                // not, look at the outcome now.
+                if registered {
+                    Started::Waiting
+                } else {
+                    Started::Look
+                }
             }
             Ok(false) => {
                 self.node.end_task();
-                Some(Ok(()))
+                Started::Ended(Ok(()))
             }
             Err(err) => {
                 self.node.end_task();
-                Some(Err(err))
+                Started::Ended(Err(err))
             }
         }
     }
@@ -159,11 +177,12 @@ impl<P: Park> Future for AcquireFuture<'_, P> {
         let this = unsafe { self.get_unchecked_mut() };
         match this.stage {
             Stage::Start => match this.start(cx) {
-                Some(result) => {
+                Started::Ended(result) => {
                     this.stage = Stage::Finished;
                     Poll::Ready(result)
                 }
-                None => this.poll_queued(cx),
+                Started::Waiting => Poll::Pending,
+                Started::Look => this.poll_queued(cx),
             },
             Stage::Queued => this.poll_queued(cx),
             Stage::Finished => panic!("concur-core: AcquireFuture polled after it completed"),

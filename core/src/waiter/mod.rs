@@ -336,10 +336,8 @@ impl<P: Park> Waiter<P> {
     /// the target word, waits for it to finish first, so the caller may end
     /// its borrow of the primitive as soon as this returns.
     fn end(&self) {
-        // (A future's wait has no visitor left: `end_task` settled them.)
-        let mut word = self
-            .word
-            .fetch_and(!(TARGETED | IN_USE | TASK), Ordering::AcqRel);
+        // (A future's wait ends in `end_task` instead.)
+        let mut word = self.word.fetch_and(!(TARGETED | IN_USE), Ordering::AcqRel);
         while word & WAKING != 0 {
             wait_or_clean_up::<P>(&self.word, word & !(TARGETED | IN_USE), || {
                 // The parker unwound, and the unwind is about to end the

@@ -35,7 +35,9 @@ use crate::park::{wait_or_clean_up, Park};
 use crate::spin::SpinWait;
 use crate::sync::{AtomicU32, OnUnwind, Ordering};
 
-use super::{Interrupted, Waiter, DONE, INTERRUPTED, REGISTERING, SLEEPER, TASK, VISIT, WAKING};
+use super::{
+    Interrupted, Waiter, DONE, INTERRUPTED, IN_USE, REGISTERING, SLEEPER, TASK, VISIT, WAKING,
+};
 
 impl<P: Park> Waiter<P> {
     /// Claims the node for a queued wait made by a future: wakes go to the
@@ -49,9 +51,18 @@ impl<P: Park> Waiter<P> {
     /// Ends a wait claimed by [`begin_task`](Self::begin_task), once the
     /// node is unlinked: waits for a visitor still taking the waker out, so
     /// the node may be dropped or reused when this returns.
+    ///
+    /// An interrupter may come to visit until `TASK` is clear, even after
+    /// the owner has its outcome (a wait that took its permits without
+    /// being linked has no `DONE` to turn visitors away): the one
+    /// read-modify-write that clears `TASK` also reads whether one came.
+    /// Later interrupters take the thread path, which touches nothing but
+    /// the word's address.
     pub(crate) fn end_task(&self) {
-        self.settle_visit();
-        self.end();
+        let prev = self.word.fetch_and(!(IN_USE | TASK), Ordering::AcqRel);
+        if prev & (VISIT | WAKING) != 0 {
+            self.settle_visit();
+        }
     }
 
     /// Interrupts the node from its owner (a future dropped while it
