@@ -109,11 +109,20 @@ impl<P: Park> WakeBatch<P> {
     /// as its waker is out, so no owner waits on the wakes), then the
     /// words. Called with the list lock released.
     fn wake(&mut self) {
+        /// Wakes the words when dropped: after the tasks, and also if a
+        /// task's waker panics (the threads behind those words are done
+        /// and must not sleep on).
+        struct Words<'a, P: Park>(&'a mut WakeBatch<P>);
+        impl<P: Park> Drop for Words<'_, P> {
+            fn drop(&mut self) {
+                self.0.wake_words();
+            }
+        }
         let first = core::mem::replace(&mut self.tasks, (ptr::null(), ptr::null())).0;
+        let _words = Words(self);
         if !first.is_null() {
             visit_tasks(first);
         }
-        self.wake_words();
     }
 }
 

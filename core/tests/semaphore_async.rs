@@ -338,3 +338,30 @@ fn a_panicking_waker_loses_no_grant_and_no_other_wake() {
     assert_eq!(poll(second.as_mut(), &waker), Poll::Ready(Ok(())));
     quiet(&sem, 0);
 }
+
+#[test]
+fn a_panicking_waker_does_not_keep_a_thread_asleep() {
+    let sem = Arc::new(held(2));
+    let panics = Waker::from(Arc::new(Panics));
+    let mut task = Box::pin(sem.acquire_async(1));
+    assert!(poll(task.as_mut(), &panics).is_pending());
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let thread = {
+        let sem = sem.clone();
+        thread::spawn(move || {
+            let node = pin!(Waiter::new());
+            let got = sem.acquire(node.as_ref(), 1);
+            done_tx.send(got).unwrap();
+        })
+    };
+    until_queued(&sem, 2);
+    // One release grants both; the task's waker panics on the way.
+    let released = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sem.release(2)));
+    assert!(released.is_err());
+    // Bounded: a thread left asleep fails the test instead of hanging it.
+    let got = done_rx.recv_timeout(Duration::from_secs(60));
+    assert_eq!(got, Ok(Ok(())), "the thread granted beside the task woke");
+    thread.join().unwrap();
+    let (_, waker) = counting();
+    assert_eq!(poll(task.as_mut(), &waker), Poll::Ready(Ok(())));
+}

@@ -130,6 +130,7 @@ pub mod testing;
 mod timer;
 mod wait;
 mod wait_group;
+mod wake;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::Condvar;

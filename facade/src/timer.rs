@@ -127,6 +127,7 @@ fn run(timer: &Timer) {
     let mut state = lock(timer);
     loop {
         let now = Instant::now();
+        let mut wakers = Vec::new();
         while let Some(entry) = state.entries.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -134,8 +135,20 @@ fn run(timer: &Timer) {
             let waiter = entry.remove();
             // SAFETY: the entry was linked, so its waiter is alive: the
             // blocked call unlinks it, under this lock, before the waiter
-            // is dropped. `interrupt` does not block (it wakes by address).
-            unsafe { (*waiter.0).interrupt() };
+            // is dropped. `interrupt` does not block (it wakes by address);
+            // a future's waker is returned, to wake without the lock.
+            wakers.extend(unsafe { (*waiter.0).interrupt_returning_waker() });
+        }
+        if !wakers.is_empty() {
+            // A waker may schedule, or drop, a future whose drop unlinks
+            // its entry here: wake with the lock released. A waker that
+            // panics must not end the one timer thread.
+            drop(state);
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                crate::wake::wake_all(wakers);
+            }));
+            state = lock(timer);
+            continue;
         }
         state = match state.entries.keys().next() {
             Some(first) => {

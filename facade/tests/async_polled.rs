@@ -99,3 +99,44 @@ fn done_resolves_on_cancel() {
         Poll::Ready(Error::Cancelled)
     );
 }
+
+/// A waker that derives a context from the one being cancelled, which
+/// takes that context's lock: it must not run while `cancel` holds it.
+struct Reenters(Context, std::sync::Mutex<Option<Context>>);
+
+impl Wake for Reenters {
+    fn wake(self: Arc<Self>) {
+        let (child, _cancel) = self.0.with_cancel();
+        *self.1.lock().unwrap() = Some(child);
+    }
+}
+
+#[test]
+fn a_waker_may_come_back_to_the_context_being_cancelled() {
+    let sem = Semaphore::new(1);
+    let _held = sem.try_acquire(1).unwrap();
+    let (ctx, cancel) = Context::background().with_cancel();
+    let reenters = Arc::new(Reenters(ctx.clone(), std::sync::Mutex::new(None)));
+    let waker = Waker::from(reenters.clone());
+    let mut cx = TaskContext::from_waker(&waker);
+    let mut wait = pin!(sem.acquire_async(&ctx, 1));
+    assert!(wait.as_mut().poll(&mut cx).is_pending());
+    // Bounded: a deadlock fails the test instead of hanging it.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        cancel.cancel();
+        done_tx.send(()).unwrap();
+    });
+    assert!(
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_ok(),
+        "cancel deadlocked on a waker that re-entered the context"
+    );
+    let child = reenters.1.lock().unwrap().take().expect("the waker ran");
+    assert_eq!(child.err(), Some(Error::Cancelled));
+    assert!(matches!(
+        wait.as_mut().poll(&mut cx),
+        Poll::Ready(Err(Error::Cancelled))
+    ));
+}

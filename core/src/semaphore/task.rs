@@ -20,6 +20,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use crate::park::Park;
+use crate::sync::OnUnwind;
 use crate::waiter::Waiter;
 
 use super::{AcquireError, RawSemaphore};
@@ -123,7 +124,14 @@ impl<'a, P: Park> AcquireFuture<'a, P> {
         // Registered before the node is linked: a grant that comes at
         // once finds the waker. (`false`: interrupted since `begin_task`,
         // by an interrupter that found no waker to wake.)
-        let registered = self.node.register(cx.waker());
+        let registered = {
+            // A waker's clone that unwinds must not leave the node claimed
+            // (its drop would abort).
+            let claimed = OnUnwind::new(|| self.node.end_task());
+            let registered = self.node.register(cx.waker());
+            claimed.disarm();
+            registered
+        };
         // SAFETY: the node is pinned (inside this pinned future), claimed
         // above, and stays alive and claimed until `complete` ran (in
         // `poll` or in `drop`).

@@ -4,6 +4,7 @@
 //! which its owner's sleep reports and which touches nothing but the node.
 
 use core::marker::PhantomData;
+use core::task::Waker;
 
 use crate::park::{wait_or_clean_up, Park};
 use crate::sync::{AtomicU32, OnUnwind, Ordering};
@@ -20,13 +21,26 @@ impl<P: Park> Waiter<P> {
     /// anything it was partly granted; an interrupt that arrives after the
     /// wait completed makes the next wait with this node fail at once.
     pub fn interrupt(&self) {
+        if let Some(waker) = self.interrupt_returning_waker() {
+            waker.wake();
+        }
+    }
+
+    /// [`interrupt`](Self::interrupt), except that the waker of a future
+    /// waiting with this node is returned instead of woken: a caller that
+    /// holds locks of its own (a registry of nodes, a timer) wakes it once
+    /// they are released, since a waker may run executor code that comes
+    /// back to them (or drop the future, which unregisters its node).
+    /// A thread waiting with the node is woken here, as by `interrupt`.
+    #[must_use = "the waker must be woken, or the task may never run again"]
+    pub fn interrupt_returning_waker(&self) -> Option<Waker> {
         // Taken first: once the last atomic below is done the owner may
         // return, and the wake must then use only the address.
         let word_ptr: *const AtomicU32 = &self.word;
         let mut word = self.word.load(Ordering::Relaxed);
         loop {
             if word & INTERRUPTED != 0 {
-                return;
+                return None;
             }
             // A future's wait: we visit it (take its waker) if we are the
             // one to end it and its owner is not storing a waker.
@@ -47,18 +61,16 @@ impl<P: Park> Waiter<P> {
             }
         }
         if word & TASK != 0 {
-            if word & (DONE | REGISTERING) == 0 {
-                // We ended the wait and set `WAKING`, which keeps the node
-                // alive while we take its waker.
-                // SAFETY: we are this ending's one visitor (above).
-                let waker = unsafe { self.take_waker() };
-                self.let_go(WAKING);
-                // The node may be gone from here on; the waker is ours.
-                if let Some(waker) = waker {
-                    waker.wake();
-                }
+            if word & (DONE | REGISTERING) != 0 {
+                return None;
             }
-            return;
+            // We ended the wait and set `WAKING`, which keeps the node
+            // alive while we take its waker.
+            // SAFETY: we are this ending's one visitor (above).
+            let waker = unsafe { self.take_waker() };
+            self.let_go(WAKING);
+            // The node may be gone from here on; the waker is ours.
+            return waker;
         }
         // Clears `WAKING` (if we set it) and wakes the owner when dropped,
         // so both happen even if a wake below unwinds (a parker must not):
@@ -81,6 +93,7 @@ impl<P: Park> Waiter<P> {
             target_ref.fetch_add(EPOCH_UNIT, Ordering::Release);
             P::wake_all(target);
         }
+        None
     }
 
     /// Sleeps on `word` while it holds `expected`, no later than the node's

@@ -191,6 +191,10 @@ impl Node {
             return;
         }
         let mut work = vec![(self.clone(), now)];
+        // Wakers of the futures whose waits this cancel ends: woken with no
+        // node's lock held (a waker may come back to this context, or drop
+        // a future, which unregisters its wait).
+        let mut wakers = Vec::new();
         while let Some((node, now)) = work.pop() {
             node.locked(|inner| {
                 let mut state = node.state.load(Ordering::Relaxed);
@@ -220,7 +224,8 @@ impl Node {
                     // are unlinked only under this lock, which we hold; the
                     // same holds for the waiter each one points to.
                     unsafe {
-                        (*(*entry).waiter).interrupt();
+                        // A task's waker is woken after the lock (below).
+                        wakers.extend((*(*entry).waiter).interrupt_returning_waker());
                         entry = *(*entry).next.get();
                     }
                 }
@@ -234,6 +239,7 @@ impl Node {
                 );
             });
         }
+        crate::wake::wake_all(wakers);
     }
 
     /// Links `child` unless this node is cancelled; then returns `seen`.

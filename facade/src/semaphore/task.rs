@@ -119,7 +119,13 @@ impl<'a> Acquire<'a> {
             let node = Pin::new_unchecked(&waiting.inner).node();
             Pin::new_unchecked(&mut waiting.watch).arm(self.ctx, node)
         };
-        armed.err().map(Err)
+        let err = armed.err()?;
+        // Over before it waited: unmake the wait, so that a poll after
+        // this `Ready` is caught as one.
+        // SAFETY: initialised just above, and dropped once, here.
+        unsafe { self.waiting.assume_init_drop() };
+        self.has_waiting = false;
+        Some(Err(err))
     }
 }
 
