@@ -2,6 +2,7 @@
 //! threads, wakers that change between polls, and every way a pending
 //! future can be dropped or interrupted without losing a permit.
 
+use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -37,8 +38,6 @@ fn poll(
 ) -> Poll<Result<(), AcquireError>> {
     fut.poll(&mut Context::from_waker(waker))
 }
-
-use std::future::Future;
 
 /// Waits (boundedly) until `sem` has `n` waiters queued.
 fn until_queued(sem: &RawSemaphore, n: usize) {

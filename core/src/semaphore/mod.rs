@@ -45,7 +45,7 @@
 //!
 //! # The queue
 //!
-//! Under the list lock (a [`RawMutex`]): an intrusive FIFO of [`Waiter`]
+//! Under the list lock (a [`RawMutex`]): an intrusive FIFO of [`Waiter`](crate::Waiter)
 //! nodes, each with `requested` and `need` (still missing), and `pending`, the
 //! sum of partial grants held by queued nodes. Beside it, the `oversized`
 //! list of requests above the capacity, which hold nothing; every linked node
@@ -108,15 +108,17 @@
 //! available permits cover the head, an offer is out. Every path that adds
 //! permits or changes the head re-establishes it under the lock.
 //!
-//! The code: this file has the fast paths and the blocking `acquire`;
+//! The code: this file has the state words and the fast paths;
 //! `queue` links, completes and grants under the list lock; `capacity`
 //! keeps requests above the capacity aside and moves them; `resize` has
 //! the releases, `add_permits`, `forget_permits`, `retire` and `close`;
-//! `barging` has barging mode's offers; `task` the future that waits in
-//! the same queue ([`AcquireFuture`]); `snapshot` the consistent view for
+//! `barging` has barging mode's offers; `blocking` the thread's wait
+//! ([`RawSemaphore::acquire`]) and `task` the future's, in the same queue
+//! ([`AcquireFuture`]); `snapshot` the consistent view for
 //! checkers; `error` has the two error types.
 
 mod barging;
+mod blocking;
 mod capacity;
 mod error;
 mod queue;
@@ -124,14 +126,9 @@ mod resize;
 mod snapshot;
 mod task;
 
-use core::pin::Pin;
-
 use crate::mutex::RawMutex;
 use crate::park::{DefaultPark, Park};
-use crate::sync::{
-    spin_hint, AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell, SPIN_LIMIT,
-};
-use crate::waiter::{Waiter, DONE, INTERRUPTED};
+use crate::sync::{AtomicBool, AtomicU64, AtomicUsize, Ordering, UnsafeCell};
 pub use error::{AcquireError, TryAcquireError};
 use queue::Queue;
 pub use snapshot::Snapshot;
@@ -334,76 +331,6 @@ impl<P: Park> RawSemaphore<P> {
             }
         } else {
             TryAcquireError::NoPermits
-        }
-    }
-
-    /// Takes `n` permits, queueing (FIFO) until they are granted, the
-    /// semaphore is closed, or `node` is interrupted.
-    ///
-    /// A request above the current capacity waits for
-    /// [`add_permits`](Self::add_permits) without holding up the requests
-    /// behind it, and then takes its place in the queue by arrival. Only a
-    /// request above [`MAX_PERMITS`] fails with `TooLarge`.
-    ///
-    /// Permits that are available are taken without looking at `node`. When
-    /// the call fails, it holds nothing: partial grants have been passed on.
-    #[inline]
-    pub fn acquire(&self, node: Pin<&Waiter<P>>, n: u64) -> Result<(), AcquireError> {
-        if self.try_take(n) {
-            return Ok(());
-        }
-        self.acquire_slow(&node, n)
-    }
-
-    #[cold]
-    fn acquire_slow(&self, node: &Waiter<P>, n: u64) -> Result<(), AcquireError> {
-        // Spin briefly while nobody is queued: a holder about to release saves
-        // us a sleep and itself a wake. `try_take` fails once anyone queues,
-        // so spinning never overtakes a queued waiter. A request above the
-        // capacity cannot be helped by a release: no spin.
-        // In barging mode, spinning takes past the queue as well.
-        if self.barging && self.try_barge(n) {
-            return Ok(());
-        }
-        let mut spins = if n <= self.capacity() { SPIN_LIMIT } else { 0 };
-        while spins > 0 {
-            spins -= 1;
-            spin_hint();
-            let state = self.state.load(Ordering::Relaxed);
-            if (state & SLOW != 0 && !self.barging) || node.is_interrupted() {
-                break;
-            }
-            if self.take_now(n) {
-                return Ok(());
-            }
-        }
-        let _scope = node.begin_queued().map_err(|_| AcquireError::Interrupted)?;
-        // SAFETY: `node` is pinned by our caller and claimed above, and we do
-        // not return until `complete` has unlinked it.
-        if !unsafe { self.enqueue(node, n)? } {
-            return Ok(());
-        }
-        loop {
-            let mut word = node.word().load(Ordering::Acquire);
-            while word & (DONE | INTERRUPTED) == 0 {
-                node.sleep(node.word(), word, || {
-                    // The parker unwound with our node linked. Leave as an
-                    // interrupted wait leaves, handing on a partial grant (or
-                    // giving back a full one), before the node's frame is gone.
-                    node.interrupt();
-                    // SAFETY: queued by `enqueue` (or queued again by
-                    // `complete`); the unwind skips the completion below, so
-                    // this is the only one. Interrupted, it ends the wait.
-                    let _ = unsafe { self.complete(node, n) };
-                });
-                word = node.word().load(Ordering::Acquire);
-            }
-            // SAFETY: queued by `enqueue` above (or again by the last
-            // `complete`), and not completed since.
-            if let Some(result) = unsafe { self.complete(node, n) } {
-                return result;
-            }
-            // A barging offer that others took first: queued again.
         }
     }
 }
