@@ -364,3 +364,52 @@ fn a_panicking_waker_does_not_keep_a_thread_asleep() {
     let (_, waker) = counting();
     assert_eq!(poll(task.as_mut(), &waker), Poll::Ready(Ok(())));
 }
+
+/// A future that gives back a late grant (interrupted after it was
+/// granted) wakes the next waiter from inside its own poll; if that waker
+/// panics, the unwind leaves the future pending, and dropping it then
+/// must not give the grant back a second time.
+#[test]
+fn a_waker_panicking_in_a_give_back_does_not_release_twice() {
+    let sem = held(1);
+    let panics = Waker::from(Arc::new(Panics));
+    let (_, waker) = counting();
+    let mut late = Box::pin(sem.acquire_async(1));
+    let mut next = pin!(sem.acquire_async(1));
+    assert!(poll(late.as_mut(), &waker).is_pending());
+    assert!(poll(next.as_mut(), &panics).is_pending());
+    sem.release(1); // granted to `late`
+    late.as_ref().node().interrupt(); // too late: `late` gives it back
+    let polled =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll(late.as_mut(), &waker)));
+    assert!(
+        polled.is_err(),
+        "the give-back woke `next`, whose waker panicked"
+    );
+    drop(late);
+    assert_eq!(poll(next.as_mut(), &waker), Poll::Ready(Ok(())));
+    quiet(&sem, 0);
+}
+
+/// The same for a future interrupted while queued with a partial grant:
+/// leaving passes the grant on, the wake of the next waiter panics, and
+/// the drop that follows passes nothing on twice.
+#[test]
+fn a_waker_panicking_as_a_partial_grant_is_passed_on_does_not_pass_it_twice() {
+    let sem = held(2);
+    let panics = Waker::from(Arc::new(Panics));
+    let (_, waker) = counting();
+    let mut partial = Box::pin(sem.acquire_async(2));
+    let mut next = pin!(sem.acquire_async(1));
+    assert!(poll(partial.as_mut(), &waker).is_pending());
+    assert!(poll(next.as_mut(), &panics).is_pending());
+    sem.release(1); // one of two granted to `partial`, which stays queued
+    partial.as_ref().node().interrupt();
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll(partial.as_mut(), &waker)
+    }));
+    assert!(polled.is_err(), "leaving woke `next`, whose waker panicked");
+    drop(partial);
+    assert_eq!(poll(next.as_mut(), &waker), Poll::Ready(Ok(())));
+    quiet(&sem, 0);
+}

@@ -161,16 +161,26 @@ impl<P: Park> RawSemaphore<P> {
             // SAFETY: lock held; our node is linked here or already unlinked
             // by a granter (which then also set DONE).
             let left = self.locked(|queue, wake| unsafe {
+                // Only the wait for the lock can strand the node; the wakes
+                // after it may unwind (a waker's panic) and the node is
+                // out of the queue by then.
+                linked.disarm();
                 if node.word().load(Ordering::Acquire) & DONE != 0 {
                     return false;
                 }
-                let granted = node.queued_mut(|q| q.requested - q.need);
+                let granted = node.queued_mut(|q| {
+                    // Left for good: a second `complete` (after a waker's
+                    // panic unwound through this one) reads this outcome
+                    // and gives nothing back twice.
+                    q.outcome = Outcome::Interrupted;
+                    q.requested - q.need
+                });
                 self.unlink_locked(queue, node_ptr);
+                node.word().fetch_or(DONE, Ordering::Relaxed);
                 queue.pending -= granted;
                 self.grant_locked(queue, wake, granted);
                 true
             });
-            linked.disarm();
             if left {
                 return Some(Err(AcquireError::Interrupted));
             }
@@ -182,6 +192,10 @@ impl<P: Park> RawSemaphore<P> {
         let outcome = unsafe { node.queued_mut(|q| q.outcome) };
         Some(match outcome {
             Outcome::Granted if node.is_interrupted() => {
+                // Consumed before the release, whose wakes may unwind: a
+                // second `complete` then releases nothing.
+                // SAFETY: as above.
+                unsafe { node.queued_mut(|q| q.outcome = Outcome::Interrupted) };
                 self.release(n);
                 Err(AcquireError::Interrupted)
             }
