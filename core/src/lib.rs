@@ -16,6 +16,14 @@
 //! hook. Nothing is lost to an interrupt: a partly granted waiter gives its
 //! permits back, an interrupted waiter that absorbed a wake passes it on.
 //!
+//! The semaphore, the mutex and the rwlock can also be awaited
+//! ([`AcquireFuture`], [`LockFuture`], [`ReadFuture`], [`WriteFuture`]),
+//! with no executor dependency: a future's node registers its task's
+//! waker instead of sleeping. The semaphore's futures queue with its
+//! threads; the one-word locks' futures wait in a process-wide [`table`]
+//! keyed by the lock's address, which a lock's release consults only when
+//! a bit in its word says futures wait.
+//!
 //! Threads sleep through the [`Park`] trait ([`park`]): the OS futex by
 //! default, an emulation under loom, or anything an embedder supplies.
 //! Every atomic goes through one shim so `--cfg loom` checks all of it; the
@@ -52,15 +60,16 @@ mod spin;
 #[cfg_attr(docsrs, doc(cfg(feature = "step")))]
 pub mod step;
 mod sync;
+pub mod table;
 pub mod waiter;
 
 pub use barrier::RawBarrier;
 pub use condvar::RawCondvar;
 pub use counter::{WaitCounter, MAX_COUNT};
-pub use mutex::RawMutex;
+pub use mutex::{LockFuture, RawMutex};
 pub use once::{Begin, OnceGuard, OnceState};
 pub use park::{Clock, ClockSpinPark, DefaultPark, NoDeadline, Park, SpinPark, TimedOut};
-pub use rwlock::RawRwLock;
+pub use rwlock::{RawRwLock, ReadFuture, WriteFuture};
 pub use semaphore::{
     AcquireError, AcquireFuture, RawSemaphore, Snapshot, TryAcquireError, FAIR_AFTER, MAX_PERMITS,
 };

@@ -3,7 +3,8 @@
 //! This crate owns the model-checking tests of the core: one file per
 //! primitive under `tests/` (`semaphore`, `semaphore_resize`,
 //! `semaphore_capacity`, `semaphore_barging` and `semaphore_async` (a
-//! future's wait, with `loom::future::block_on`), `mutex`, `rwlock_downgrade`,
+//! future's wait, with `loom::future::block_on`), `mutex`, `lock_async`
+//! (futures waiting for the mutex and the rwlock), `rwlock_downgrade`,
 //! `rwlock`, `counter`, `once`), each exploring every interleaving of a few threads with loom and
 //! asserting the invariant it is about (permits conserved, exclusion, FIFO
 //! grants, writer preference, nobody left asleep). Under `--cfg loom` every

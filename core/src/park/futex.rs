@@ -255,6 +255,10 @@ unsafe impl Park for FutexPark {
     fn yield_now() {
         os_yield();
     }
+    fn task_table<'a>() -> Option<&'a super::TaskTable<Self>> {
+        static TABLE: super::TaskTable<FutexPark> = super::TaskTable::new();
+        Some(&TABLE)
+    }
 }
 
 /// Gives the processor to another runnable thread, if there is one.

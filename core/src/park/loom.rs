@@ -149,4 +149,11 @@ unsafe impl Park for LoomPark {
     fn wake_all(word: *const AtomicU32) {
         Self::wake(word, usize::MAX);
     }
+    fn task_table<'a>() -> Option<&'a super::TaskTable<Self>> {
+        // One table per model execution (loom's statics are reset).
+        loom::lazy_static! {
+            static ref TABLE: super::TaskTable<LoomPark> = super::TaskTable::new();
+        }
+        Some(&TABLE)
+    }
 }

@@ -42,6 +42,7 @@
 //! implementors written against this shape keep compiling.
 
 use crate::sync::{AtomicU32, OnUnwind};
+use crate::table::TaskTable;
 
 #[cfg(all(feature = "futex", not(loom)))]
 mod futex;
@@ -88,6 +89,8 @@ pub enum NoDeadline {}
 /// * `wake_one` and `wake_all` never dereference their pointer, only use its
 ///   address: a woken node may be freed by its owner the moment it observes
 ///   the change that preceded the wake.
+/// * [`task_table`](Park::task_table) returns the same table on every
+///   call (a future unlinks its node from the table it linked it into).
 /// * None of the methods unwinds. (The core does not trust this blindly:
 ///   every wait that parks with a node linked cleans up if the parker
 ///   unwinds, and a second panic during that clean-up aborts; the one wait
@@ -123,6 +126,21 @@ pub unsafe trait Park {
     #[inline]
     fn yield_now() {
         crate::sync::spin_hint();
+    }
+
+    /// The table where futures wait for this parker's mutexes and
+    /// rwlocks ([`TaskTable`]): a `static`, the same one on every call
+    /// (the lifetime is the caller's to pick, so generic code needs no
+    /// `'static` bound on the parker).
+    /// The default, `None`, leaves those futures without a place to wait:
+    /// one that finds its lock held asks its executor to poll it again at
+    /// once (correct, but it spins through the executor).
+    #[inline]
+    fn task_table<'a>() -> Option<&'a TaskTable<Self>>
+    where
+        Self: Sized,
+    {
+        None
     }
 }
 
@@ -166,6 +184,11 @@ unsafe impl Park for SpinPark {
     fn wake_one(_word: *const AtomicU32) {}
     #[inline]
     fn wake_all(_word: *const AtomicU32) {}
+    #[cfg(not(loom))]
+    fn task_table<'a>() -> Option<&'a TaskTable<Self>> {
+        static TABLE: TaskTable<SpinPark> = TaskTable::new();
+        Some(&TABLE)
+    }
 }
 
 /// A monotonic clock an embedder supplies to [`ClockSpinPark`].

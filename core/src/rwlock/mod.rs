@@ -10,7 +10,8 @@
 //! | 0..=31  | readers           | read locks held |
 //! | 32      | `WRITE_LOCKED`    | a writer holds the lock |
 //! | 33      | `READERS_PARKED`  | readers may sleep on `readers_wake` |
-//! | 34..=63 | writers waiting   | writers that are waiting (sleeping or about to); at most 2^30 - 1, far above any thread count |
+//! | 34      | `TASKS`           | futures wait for the lock in the [`TaskTable`](crate::table::TaskTable) (set and cleared only under its bucket lock) |
+//! | 35..=63 | writers waiting   | writers that are waiting (sleeping or about to, threads and futures); at most 2^29 - 1, far above any thread count |
 //!
 //! `readers_wake` and `writers_wake` are futex words that only ever count up
 //! (by [`EPOCH_UNIT`], wrapping): readers sleep on the first, writers on the
@@ -29,7 +30,12 @@
 //!
 //! When the lock becomes free, one waiting writer is woken if there is one,
 //! otherwise every parked reader. A writer that is woken but interrupted
-//! passes the wake on as it withdraws.
+//! passes the wake on as it withdraws. Futures wait apart from threads,
+//! in the table, with the same policy: a writer future counts among the
+//! waiting writers (so it stops new readers, threads and futures alike),
+//! and a release that wakes a writer wakes one sleeping thread and one
+//! writer future, which race for the lock, while one that wakes readers
+//! wakes them all.
 //!
 //! A *recursive* read ([`RawRwLock::read_recursive`]) enters whenever no
 //! writer holds the lock, waiting writers or not, so a thread that already
@@ -42,7 +48,10 @@
 //! paths; `write` the write paths and the downgrade.
 
 mod read;
+mod task;
 mod write;
+
+pub use task::{ReadFuture, WriteFuture};
 
 use core::marker::PhantomData;
 
@@ -54,7 +63,8 @@ const READERS_MASK: u64 = (1 << 32) - 1;
 const MAX_READERS: u64 = READERS_MASK - 1;
 const WRITE_LOCKED: u64 = 1 << 32;
 const READERS_PARKED: u64 = 1 << 33;
-const WRITER_UNIT: u64 = 1 << 34;
+const TASKS: u64 = 1 << 34;
+const WRITER_UNIT: u64 = 1 << 35;
 const WRITERS_MASK: u64 = !(WRITER_UNIT - 1);
 
 #[inline]
@@ -64,7 +74,7 @@ pub(crate) fn readers(state: u64) -> u64 {
 
 #[inline]
 fn writers_waiting(state: u64) -> u64 {
-    state >> 34
+    state >> 35
 }
 
 /// Whether a new reader may enter: no writer holds it or waits for it.
@@ -140,7 +150,7 @@ impl<P: Park> RawRwLock<P> {
             readers(state) < MAX_READERS,
             "concur-core: read_unlock without a read lock"
         );
-        if readers(state) == 0 && state & (WRITERS_MASK | READERS_PARKED) != 0 {
+        if readers(state) == 0 && state & (WRITERS_MASK | READERS_PARKED | TASKS) != 0 {
             self.wake_after_release(state);
         }
     }
@@ -152,7 +162,7 @@ impl<P: Park> RawRwLock<P> {
     #[inline]
     pub unsafe fn write_unlock(&self) {
         let state = self.state.fetch_sub(WRITE_LOCKED, Ordering::Release) - WRITE_LOCKED;
-        if state & (WRITERS_MASK | READERS_PARKED) != 0 {
+        if state & (WRITERS_MASK | READERS_PARKED | TASKS) != 0 {
             self.wake_after_release(state);
         }
     }
@@ -163,10 +173,18 @@ impl<P: Park> RawRwLock<P> {
         if unlocked(state) && writers_waiting(state) > 0 {
             self.writers_wake.fetch_add(EPOCH_UNIT, Ordering::Release);
             P::wake_one(&self.writers_wake);
-        } else if state & READERS_PARKED != 0 && state & (WRITE_LOCKED | WRITERS_MASK) == 0 {
-            self.state.fetch_and(!READERS_PARKED, Ordering::Relaxed);
-            self.readers_wake.fetch_add(EPOCH_UNIT, Ordering::Release);
-            P::wake_all(&self.readers_wake);
+            if state & TASKS != 0 {
+                self.wake_tasks(false);
+            }
+        } else if state & (WRITE_LOCKED | WRITERS_MASK) == 0 {
+            if state & READERS_PARKED != 0 {
+                self.state.fetch_and(!READERS_PARKED, Ordering::Relaxed);
+                self.readers_wake.fetch_add(EPOCH_UNIT, Ordering::Release);
+                P::wake_all(&self.readers_wake);
+            }
+            if state & TASKS != 0 {
+                self.wake_tasks(true);
+            }
         }
         // Otherwise the lock is still held; its release will wake.
     }
@@ -181,5 +199,17 @@ impl<P: Park> RawRwLock<P> {
     #[inline]
     pub fn is_write_locked(&self) -> bool {
         self.state.load(Ordering::Relaxed) & WRITE_LOCKED != 0
+    }
+}
+
+/// As for the mutex: a lock whose state says futures wait for it can only
+/// be dropped with those futures leaked; their nodes leave the table.
+impl<P: Park> Drop for RawRwLock<P> {
+    fn drop(&mut self) {
+        if self.state.load(Ordering::Relaxed) & TASKS != 0 {
+            if let Some(table) = P::task_table() {
+                table.purge(self.key());
+            }
+        }
     }
 }

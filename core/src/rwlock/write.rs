@@ -154,7 +154,7 @@ impl<P: Park> RawRwLock<P> {
             state & WRITE_LOCKED == 0 && super::readers(state) == 1,
             "concur-core: RawRwLock::downgrade without the write lock"
         );
-        if state & super::READERS_PARKED != 0 {
+        if state & (super::READERS_PARKED | super::TASKS) != 0 {
             self.wake_after_release(state);
         }
     }

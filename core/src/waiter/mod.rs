@@ -131,7 +131,8 @@ pub(crate) enum Outcome {
 }
 
 /// The fields a queued wait shares with lock holders. Protected by the
-/// semaphore's list lock while linked.
+/// list lock it is linked under (a semaphore's, a condvar's, or a task
+/// table bucket's) while linked.
 #[derive(Debug)]
 pub(crate) struct Queued<P: Park> {
     pub(crate) prev: *const Waiter<P>,
@@ -153,6 +154,9 @@ pub(crate) struct Queued<P: Park> {
     /// A condvar waiter notified by `notify_all`: the word of the next
     /// waiter of the chain, to wake once this one holds the mutex (or null).
     pub(crate) chain: *const AtomicU32,
+    /// A future's node in a [`TaskTable`](crate::table::TaskTable): the
+    /// key (the lock's address) it is linked under.
+    pub(crate) key: usize,
 }
 
 /// A blocked thread's node: see the [module docs](self).
@@ -188,7 +192,7 @@ pub struct Waiter<P: Park = DefaultPark> {
 
 // SAFETY: the atomics are shared freely; `queued` is only touched by the
 // owner while the node is not linked, or by holders of the list lock of the
-// one semaphore or condvar it is linked into, so sharing the node
+// one semaphore, condvar or task table bucket it is linked into, so sharing the node
 // between threads cannot race on it. The raw pointers inside `queued` point
 // at other pinned nodes under the same lock discipline.
 unsafe impl<P: Park> Sync for Waiter<P> {}
@@ -254,6 +258,7 @@ impl<P: Park> Waiter<P> {
                     oversized: false,
                     passes: 0,
                     chain: ptr::null(),
+                    key: 0,
                 }),
                 waker: UnsafeCell::new(None),
                 wake_next: AtomicPtr::new(ptr::null_mut()),
@@ -354,8 +359,9 @@ impl<P: Park> Waiter<P> {
     /// Raw access to the queued-wait fields.
     ///
     /// # Safety
-    /// The caller holds the list lock of the semaphore or condvar this node
-    /// is linked into, or is the owner and the node is not linked.
+    /// The caller holds the list lock of the semaphore, condvar or task
+    /// table bucket this node is linked into, or is the owner and the node
+    /// is not linked.
     #[inline]
     pub(crate) unsafe fn queued_mut<R>(&self, f: impl FnOnce(&mut Queued<P>) -> R) -> R {
         // SAFETY: exclusive access is the caller's obligation, stated above.

@@ -65,6 +65,18 @@ impl<P: Park> Waiter<P> {
         }
     }
 
+    /// Whether a granter or a release ended the wait (`DONE`).
+    pub(crate) fn is_done(&self) -> bool {
+        self.word.load(Ordering::Acquire) & DONE != 0
+    }
+
+    /// Makes a woken node ready to wait again (clears `DONE`), for a
+    /// future that lost the lock it was woken for. The caller has settled
+    /// the visit that woke it and links the node again only after this.
+    pub(crate) fn rearm_task(&self) {
+        self.word.fetch_and(!DONE, Ordering::Relaxed);
+    }
+
     /// Interrupts the node from its owner (a future dropped while it
     /// waits): nobody sleeps on the word, and its own waker need not run.
     pub(crate) fn interrupt_own(&self) {

@@ -6,7 +6,7 @@
 //! |--------|----------|---------|
 //! | 0      | `LOCKED` | held |
 //! | 1      | `PARKED` | a thread may be asleep on the word; unlock must wake one |
-//! | 2      | -        | unused, zero |
+//! | 2      | `TASKS`  | futures wait for the lock in the [`TaskTable`](crate::table::TaskTable); unlock must wake one |
 //! | 3..=31 | epoch    | bumped (wrapping) by an interrupter, never by the lock itself |
 //!
 //! | word (ignoring epoch) | state |
@@ -15,6 +15,7 @@
 //! | `LOCKED` | held, nobody asleep: unlock is one atomic, no syscall |
 //! | `LOCKED \| PARKED` | held, sleepers: unlock wakes one |
 //! | `PARKED` | unlocked, by an unlock about to clear the bit and wake; or the clearing lost to an epoch bump: the next lock keeps the bit, and its unlock wakes (at worst for nobody) |
+//! | `TASKS` (with any of the above) | the table holds a future's node for this lock: set and cleared only under the table's bucket lock (the `task` module) |
 //!
 //! `PARKED` is set by lockers only on a held word; an unlock clears
 //! `LOCKED` first and `PARKED` just after, with a CAS that leaves it if the
@@ -53,6 +54,10 @@
 //! because it cannot wake just the one it interrupts on a shared word; a
 //! deadline wakes nobody, the sleeper is already awake.)
 
+mod task;
+
+pub use task::LockFuture;
+
 use core::marker::PhantomData;
 use core::pin::Pin;
 
@@ -65,6 +70,7 @@ use crate::waiter::{Interrupted, Waiter};
 
 const LOCKED: u32 = 1;
 const PARKED: u32 = 2;
+const TASKS: u32 = 4;
 
 /// A one-word mutual-exclusion lock without data; see the [module docs](self).
 ///
@@ -211,8 +217,23 @@ impl<P: Park> RawMutex<P> {
             prev & LOCKED != 0,
             "concur-core: RawMutex::unlock of an unlocked mutex"
         );
-        if prev & PARKED != 0 {
-            self.unlock_parked(prev - LOCKED);
+        if prev & (PARKED | TASKS) != 0 {
+            self.unlock_slow(prev - LOCKED);
+        }
+    }
+
+    /// The rest of an unlock that found sleepers or waiting futures:
+    /// wakes one of each kind (they wait apart, and whichever runs first
+    /// takes the lock; the other waits again).
+    #[cold]
+    fn unlock_slow(&self, unlocked: u32) {
+        // The sleeper first: its bit is cleared by a compare-exchange
+        // against `unlocked`, which the task's wake may change.
+        if unlocked & PARKED != 0 {
+            self.unlock_parked(unlocked);
+        }
+        if unlocked & TASKS != 0 {
+            self.wake_task();
         }
     }
 
@@ -237,6 +258,19 @@ impl<P: Park> RawMutex<P> {
     #[inline]
     pub fn is_locked(&self) -> bool {
         self.word.load(Ordering::Relaxed) & LOCKED != 0
+    }
+}
+
+/// A mutex whose word says futures wait for it can only be dropped with
+/// those futures leaked (a live one borrows it): their nodes leave the
+/// table, so a lock made later at this address does not inherit them.
+impl<P: Park> Drop for RawMutex<P> {
+    fn drop(&mut self) {
+        if self.word.load(Ordering::Relaxed) & TASKS != 0 {
+            if let Some(table) = P::task_table() {
+                table.purge(self.key());
+            }
+        }
     }
 }
 
