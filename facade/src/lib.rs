@@ -61,10 +61,20 @@
 //! |----------|------------|--------|
 //! | [`Semaphore::acquire`] | [`Semaphore::acquire_async`] | [`future::Acquire`] |
 //! | [`Semaphore::acquire_owned`] | [`Semaphore::acquire_owned_async`] | an `async fn`'s |
+//! | [`Mutex::lock_ctx`] | [`Mutex::lock_async`] | [`future::Lock`] |
+//! | [`RwLock::read_ctx`] | [`RwLock::read_async`] | [`future::Read`] |
+//! | [`RwLock::write_ctx`] | [`RwLock::write_async`] | [`future::Write`] |
 //! | [`Context::wait`] | [`Context::done`] | [`future::Done`] |
 //!
-//! The other primitives' twins (mutex, rwlock, wait group, once, group,
-//! condvar, barrier) are not built yet.
+//! The mutex and the rwlock keep no queue (`Mutex<()>` is one `AtomicU32`):
+//! a task that must wait for one links its node into a process-wide table
+//! keyed by the lock's address, and a bit in the lock's word tells an
+//! unlock to look there. An unlock wakes one waiting task and one
+//! sleeping thread, and whichever runs first takes the lock (the mutex
+//! barges for threads too); tasks are woken in arrival order among
+//! themselves. A program that never awaits a lock never touches the table.
+//! The other primitives' twins (wait group, once, group, condvar, barrier)
+//! are not built yet.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -110,6 +120,7 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+mod async_wait;
 mod background;
 mod barrier;
 mod clock;
@@ -153,6 +164,8 @@ pub use semaphore::{OwnedPermit, Permit, Semaphore, TryAcquireError, MAX_PERMITS
 /// and their twins.
 pub mod future {
     pub use crate::context::Done;
+    pub use crate::mutex::Lock;
+    pub use crate::rwlock::{Read, Write};
     pub use crate::semaphore::Acquire;
 }
 pub use wait_group::{WaitGroup, WaitGroupGuard};
@@ -185,6 +198,12 @@ mod assertions {
     assert_eq_size!(Context, [usize; 3]);
 
     assert_impl_all!(Context: Send, Sync, Clone);
+    // The async twins' futures can be spawned on a multi-thread runtime.
+    assert_impl_all!(future::Acquire<'static>: Send);
+    assert_impl_all!(future::Lock<'static, Cell>: Send);
+    assert_impl_all!(future::Read<'static, u8>: Send);
+    assert_impl_all!(future::Write<'static, u8>: Send);
+    assert_impl_all!(future::Done<'static>: Send);
     assert_impl_all!(CancelHandle: Send, Sync);
     assert_impl_all!(Error: Send, Sync, std::error::Error, Copy);
 

@@ -140,3 +140,63 @@ fn a_waker_may_come_back_to_the_context_being_cancelled() {
         Poll::Ready(Err(Error::Cancelled))
     ));
 }
+
+#[test]
+fn a_task_waits_for_a_held_mutex_and_a_cancel_ends_the_wait() {
+    let m = concur_sync::Mutex::new(1);
+    let (live, cancel) = Context::background().with_cancel();
+    let (count, waker) = counting();
+    let mut cx = TaskContext::from_waker(&waker);
+    let background = Context::background();
+    let held = m.lock();
+    let mut first = pin!(m.lock_async(&live));
+    let mut second = pin!(m.lock_async(&background));
+    assert!(first.as_mut().poll(&mut cx).is_pending());
+    assert!(second.as_mut().poll(&mut cx).is_pending());
+    cancel.cancel();
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "the cancel woke the task"
+    );
+    assert!(matches!(
+        first.as_mut().poll(&mut cx),
+        Poll::Ready(Err(Error::Cancelled))
+    ));
+    drop(held);
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        2,
+        "the unlock woke the other"
+    );
+    match second.as_mut().poll(&mut cx) {
+        Poll::Ready(Ok(mut guard)) => *guard += 1,
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(*m.lock(), 2);
+}
+
+#[test]
+fn a_writer_task_dropped_while_it_waits_lets_readers_in() {
+    let l = concur_sync::RwLock::new(0);
+    let ctx = Context::background();
+    let (count, waker) = counting();
+    let mut cx = TaskContext::from_waker(&waker);
+    let reading = l.read();
+    let mut write = Box::pin(l.write_async(&ctx));
+    assert!(write.as_mut().poll(&mut cx).is_pending());
+    let mut read = pin!(l.read_async(&ctx));
+    assert!(
+        read.as_mut().poll(&mut cx).is_pending(),
+        "behind the writer"
+    );
+    drop(write);
+    assert_eq!(
+        count.0.load(Ordering::SeqCst),
+        1,
+        "the withdrawal woke the reader"
+    );
+    assert!(matches!(read.as_mut().poll(&mut cx), Poll::Ready(Ok(_))));
+    drop(reading);
+    assert!(l.try_write().is_some());
+}

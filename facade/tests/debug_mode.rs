@@ -211,3 +211,50 @@ fn readers_and_semaphore_waiters_are_reported_too() {
     assert!(waiter.join().unwrap().is_err());
     drop(permit);
 }
+
+/// A task awaiting a lock is reported like a waiting thread, under the
+/// site of its `lock_async` / `write_async` call (a poll's site says
+/// nothing), and its hold, once it has the lock, under the same site.
+#[test]
+fn a_task_waiting_too_long_names_its_async_call_site() {
+    log();
+    let m = Arc::new(Mutex::new(()));
+    let l = Arc::new(RwLock::new(()));
+    let guard = m.lock();
+    let reading = l.read();
+    let (tx, rx) = mpsc::channel();
+    let (until_seen, seen) = Context::background().with_cancel();
+    let lock_line = line!() + 9;
+    let write_line = line!() + 8;
+    let task = {
+        let (m, l) = (m.clone(), l.clone());
+        thread::spawn(move || {
+            futures::executor::block_on(async {
+                tx.send(()).unwrap();
+                let ctx = Context::background();
+                let (held, writing) =
+                    futures::future::join(m.lock_async(&ctx), l.write_async(&ctx)).await;
+                let (held, writing) = (held.unwrap(), writing.unwrap());
+                // Hold both until the test has seen the hold reports.
+                let _ = until_seen.with_timeout(HANG).done().await;
+                drop((held, writing));
+            })
+        })
+    };
+    rx.recv().unwrap();
+    for (kind, line) in [("mutex", lock_line), ("rwlock", write_line)] {
+        let event = wait_for_line(|e| {
+            e.contains(&format!("{kind} waiting too long")) && e.contains(&site(line))
+        });
+        assert!(event.contains(&format!("waiter={}", site(line))), "{event}");
+    }
+    drop((guard, reading));
+    for (kind, line) in [("mutex", lock_line), ("rwlock", write_line)] {
+        wait_for_line(|e| {
+            e.contains(&format!("{kind} held too long"))
+                && e.contains(&format!("holder={}", site(line)))
+        });
+    }
+    seen.cancel();
+    task.join().unwrap();
+}

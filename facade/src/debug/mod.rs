@@ -30,7 +30,9 @@
 //! Every [`Mutex`] and [`RwLock`] records, on first use, a small heap state
 //! (so the lock itself may still move): the site of the current holder
 //! (through `#[track_caller]`), when it took the lock, and the threads
-//! waiting for it, with their own sites. A [`Semaphore`] has no single
+//! and tasks waiting for it, with their own sites (a task's is the site
+//! of its `lock_async`, `read_async` or `write_async` call, which is also
+//! the site of the hold it starts). A [`Semaphore`] has no single
 //! holder; it records its waiters (reported with `holder=none`). For a
 //! read-locked [`RwLock`] the first reader stands for all, and readers that
 //! keep overlapping count as one long hold. Holds are not tied to threads: a
@@ -69,8 +71,12 @@
 //! [`Semaphore`]: crate::Semaphore
 
 #[cfg(concur_debug)]
+mod site;
+#[cfg(concur_debug)]
 mod watch;
 
+#[cfg(concur_debug)]
+pub(crate) use site::AsyncSite;
 #[cfg(concur_debug)]
 pub(crate) use watch::LockDebug;
 #[cfg(concur_debug)]

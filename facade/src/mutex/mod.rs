@@ -6,10 +6,12 @@
 
 mod arc;
 mod guard;
+mod task;
 
 pub use arc::ArcMutexGuard;
 pub(crate) use guard::{forward_fmt, forward_fmt_owned};
 pub use guard::{MappedMutexGuard, MutexGuard};
+pub use task::Lock;
 
 use std::cell::UnsafeCell;
 use std::fmt;

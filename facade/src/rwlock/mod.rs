@@ -7,9 +7,11 @@
 
 mod arc;
 mod guard;
+mod task;
 
 pub use arc::{ArcRwLockReadGuard, ArcRwLockWriteGuard};
 pub use guard::{MappedRwLockReadGuard, MappedRwLockWriteGuard, RwLockReadGuard, RwLockWriteGuard};
+pub use task::{Read, Write};
 
 use std::cell::UnsafeCell;
 use std::fmt;
