@@ -9,6 +9,9 @@
 //! * `semaphore_async_contended_8`: 8 tasks on a 2-worker multi-thread
 //!   tokio runtime take turns on one permit; one iteration is one
 //!   acquire+release (the permit held across a yield), same anchors.
+//! * `mutex_async_uncontended` and `mutex_async_contended_8`: the same
+//!   two shapes for an awaited lock+unlock of a mutex, vs
+//!   `tokio::sync::Mutex` and `async_lock::Mutex`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -18,7 +21,12 @@ use crate::Group;
 
 /// The async groups.
 pub fn groups() -> Vec<Group> {
-    vec![semaphore_uncontended(), semaphore_contended()]
+    vec![
+        semaphore_uncontended(),
+        semaphore_contended(),
+        mutex_uncontended(),
+        mutex_contended(),
+    ]
 }
 
 /// A current-thread runtime for one case.
@@ -147,6 +155,67 @@ fn semaphore_contended() -> Group {
         turns(&rt_async_lock, &async_lock_sem, n, |sem| async move {
             let _permit = sem.acquire().await;
             tokio::task::yield_now().await;
+        })
+    })
+}
+
+fn mutex_uncontended() -> Group {
+    let (rt, concur) = (runtime(), concur_sync::Mutex::new(0u64));
+    let background = concur_sync::Context::background();
+    let (rt_tokio, tokio_mutex) = (runtime(), tokio::sync::Mutex::new(0u64));
+    let (rt_async_lock, async_lock_mutex) = (runtime(), async_lock::Mutex::new(0u64));
+    Group::new(
+        "mutex_async_uncontended",
+        "an awaited lock of a free mutex + unlock",
+    )
+    .case("concur", move |n| {
+        awaited(&rt, n, || async {
+            if let Ok(mut guard) = black_box(&concur).lock_async(&background).await {
+                *guard += 1;
+            }
+        })
+    })
+    .case("tokio", move |n| {
+        awaited(&rt_tokio, n, || async {
+            *black_box(&tokio_mutex).lock().await += 1;
+        })
+    })
+    .case("async_lock", move |n| {
+        awaited(&rt_async_lock, n, || async {
+            *black_box(&async_lock_mutex).lock().await += 1;
+        })
+    })
+}
+
+fn mutex_contended() -> Group {
+    let (rt, concur) = (workers(), Arc::new(concur_sync::Mutex::new(0u64)));
+    let (rt_tokio, tokio_mutex) = (workers(), Arc::new(tokio::sync::Mutex::new(0u64)));
+    let (rt_async_lock, async_lock_mutex) = (workers(), Arc::new(async_lock::Mutex::new(0u64)));
+    Group::new(
+        "mutex_async_contended_8",
+        "an awaited lock+unlock, 8 tasks on 2 workers, held across a yield",
+    )
+    .case("concur", move |n| {
+        turns(&rt, &concur, n, |m| async move {
+            let ctx = concur_sync::Context::background();
+            if let Ok(mut guard) = m.lock_async(&ctx).await {
+                tokio::task::yield_now().await;
+                *guard += 1;
+            }
+        })
+    })
+    .case("tokio", move |n| {
+        turns(&rt_tokio, &tokio_mutex, n, |m| async move {
+            let mut guard = m.lock().await;
+            tokio::task::yield_now().await;
+            *guard += 1;
+        })
+    })
+    .case("async_lock", move |n| {
+        turns(&rt_async_lock, &async_lock_mutex, n, |m| async move {
+            let mut guard = m.lock().await;
+            tokio::task::yield_now().await;
+            *guard += 1;
         })
     })
 }

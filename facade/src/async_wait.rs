@@ -83,7 +83,7 @@ impl<'a, F: NodeFuture> AsyncWait<'a, F> {
         &mut self,
         cx: &mut TaskContext<'_>,
         start: impl FnOnce() -> Start<T, F>,
-        finish: impl FnOnce(F::Output, &'a Context) -> Result<T, Error>,
+        finish: impl FnOnce(F::Output, &Context) -> Result<T, Error>,
     ) -> Poll<Result<T, Error>> {
         if !self.started {
             self.started = true;

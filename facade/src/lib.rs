@@ -199,10 +199,10 @@ mod assertions {
 
     assert_impl_all!(Context: Send, Sync, Clone);
     // The async twins' futures can be spawned on a multi-thread runtime.
-    assert_impl_all!(future::Acquire<'static>: Send);
-    assert_impl_all!(future::Lock<'static, Cell>: Send);
-    assert_impl_all!(future::Read<'static, u8>: Send);
-    assert_impl_all!(future::Write<'static, u8>: Send);
+    assert_impl_all!(future::Acquire<'static, 'static>: Send);
+    assert_impl_all!(future::Lock<'static, 'static, Cell>: Send);
+    assert_impl_all!(future::Read<'static, 'static, u8>: Send);
+    assert_impl_all!(future::Write<'static, 'static, u8>: Send);
     assert_impl_all!(future::Done<'static>: Send);
     assert_impl_all!(CancelHandle: Send, Sync);
     assert_impl_all!(Error: Send, Sync, std::error::Error, Copy);

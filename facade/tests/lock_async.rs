@@ -263,3 +263,22 @@ fn readers_and_writers_of_both_kinds_with_random_cancels() {
         "no writer left counted, no reader held"
     );
 }
+
+/// A guard or permit borrows its lock, not the context it was awaited
+/// with: it may outlive a context made for the one call.
+#[test]
+fn guards_and_permits_outlive_the_context_they_were_awaited_with() {
+    let m = Mutex::new(1);
+    let l = RwLock::new(2);
+    let sem = concur_sync::Semaphore::new(1);
+    futures::executor::block_on(async {
+        let (guard, read, permit) = {
+            let ctx = Context::background().with_timeout(Duration::from_secs(60));
+            let guard = m.lock_async(&ctx).await.unwrap();
+            let read = l.read_async(&ctx).await.unwrap();
+            let permit = sem.acquire_async(&ctx, 1).await.unwrap();
+            (guard, read, permit)
+        };
+        assert_eq!((*guard, *read, permit.num_permits()), (1, 2, 1));
+    });
+}

@@ -47,7 +47,7 @@ impl Limit {
 /// The benchmark issue's bars on the ratio of two cases of one group:
 /// (description, group, numerator case, denominator case, limit).
 #[rustfmt::skip]
-const RATIO_BARS: [(&str, &str, &str, &str, Limit); 33] = [
+const RATIO_BARS: [(&str, &str, &str, &str, Limit); 35] = [
     ("Mutex uncontended, concur ÷ std (≤ 1.05)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.05)),
     ("Mutex uncontended, concur ÷ parking_lot (≤ 1.0)", "mutex_uncontended", "concur", "parking_lot", Limit::AtMost(1.0)),
     ("lock_ctx(background) ÷ lock() (≤ 1.05)", "mutex_uncontended", "concur_lock_ctx_background", "concur", Limit::AtMost(1.05)),
@@ -57,6 +57,8 @@ const RATIO_BARS: [(&str, &str, &str, &str, Limit); 33] = [
     ("Async acquire+release uncontended, concur ÷ async-lock (≤ 0.6)", "semaphore_async_uncontended", "concur", "async_lock", Limit::AtMost(0.6)),
     ("Async acquire, 8 tasks on 2 workers, 1 permit, concur ÷ tokio (≤ 1.0)", "semaphore_async_contended_8", "concur", "tokio", Limit::AtMost(1.0)),
     ("Async acquire with a live context ÷ background (≤ 1.3)", "semaphore_async_uncontended", "concur_live_context", "concur", Limit::AtMost(1.3)),
+    ("Async mutex lock+unlock uncontended, concur ÷ tokio (≤ 0.6)", "mutex_async_uncontended", "concur", "tokio", Limit::AtMost(0.6)),
+    ("Async mutex, 8 tasks on 2 workers, held across a yield, concur ÷ tokio (≤ 1.0)", "mutex_async_contended_8", "concur", "tokio", Limit::AtMost(1.0)),
     ("Semaphore(1) contended, 2 threads, concur ÷ tokio (≤ 0.25)", "semaphore_contended_2", "concur", "tokio", Limit::AtMost(0.25)),
     ("Mutex contended, 2 threads, concur ÷ parking_lot (≤ 1.1)", "mutex_contended_2", "concur", "parking_lot", Limit::AtMost(1.1)),
     ("Mutex contended, 8 threads, concur ÷ parking_lot (≤ 1.1)", "mutex_contended_8", "concur", "parking_lot", Limit::AtMost(1.1)),

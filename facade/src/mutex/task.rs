@@ -52,7 +52,7 @@ impl<T: ?Sized> Mutex<T> {
     /// ```
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
-    pub fn lock_async<'a>(&'a self, ctx: &'a Context) -> Lock<'a, T> {
+    pub fn lock_async<'a, 'c>(&'a self, ctx: &'c Context) -> Lock<'a, 'c, T> {
         Lock {
             mutex: self,
             wait: AsyncWait::new(ctx),
@@ -64,14 +64,14 @@ impl<T: ?Sized> Mutex<T> {
 
 /// The future of [`Mutex::lock_async`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Lock<'a, T: ?Sized> {
+pub struct Lock<'a, 'c, T: ?Sized> {
     mutex: &'a Mutex<T>,
-    wait: AsyncWait<'a, LockFuture<'a, DefaultPark>>,
+    wait: AsyncWait<'c, LockFuture<'a, DefaultPark>>,
     #[cfg(concur_debug)]
     debug: crate::debug::AsyncSite<'a>,
 }
 
-impl<'a, T: ?Sized> Future for Lock<'a, T> {
+impl<'a, T: ?Sized> Future for Lock<'a, '_, T> {
     type Output = Result<MutexGuard<'a, T>, Error>;
 
     #[inline]
@@ -99,7 +99,7 @@ impl<'a, T: ?Sized> Future for Lock<'a, T> {
     }
 }
 
-impl<T: ?Sized> std::fmt::Debug for Lock<'_, T> {
+impl<T: ?Sized> std::fmt::Debug for Lock<'_, '_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lock")
             .field("wait", &self.wait)

@@ -35,7 +35,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
-    pub fn read_async<'a>(&'a self, ctx: &'a Context) -> Read<'a, T> {
+    pub fn read_async<'a, 'c>(&'a self, ctx: &'c Context) -> Read<'a, 'c, T> {
         Read {
             lock: self,
             wait: AsyncWait::new(ctx),
@@ -69,7 +69,7 @@ impl<T: ?Sized> RwLock<T> {
     /// ```
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
-    pub fn write_async<'a>(&'a self, ctx: &'a Context) -> Write<'a, T> {
+    pub fn write_async<'a, 'c>(&'a self, ctx: &'c Context) -> Write<'a, 'c, T> {
         Write {
             lock: self,
             wait: AsyncWait::new(ctx),
@@ -81,23 +81,23 @@ impl<T: ?Sized> RwLock<T> {
 
 /// The future of [`RwLock::read_async`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Read<'a, T: ?Sized> {
+pub struct Read<'a, 'c, T: ?Sized> {
     lock: &'a RwLock<T>,
-    wait: AsyncWait<'a, ReadFuture<'a, DefaultPark>>,
+    wait: AsyncWait<'c, ReadFuture<'a, DefaultPark>>,
     #[cfg(concur_debug)]
     debug: crate::debug::AsyncSite<'a>,
 }
 
 /// The future of [`RwLock::write_async`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Write<'a, T: ?Sized> {
+pub struct Write<'a, 'c, T: ?Sized> {
     lock: &'a RwLock<T>,
-    wait: AsyncWait<'a, WriteFuture<'a, DefaultPark>>,
+    wait: AsyncWait<'c, WriteFuture<'a, DefaultPark>>,
     #[cfg(concur_debug)]
     debug: crate::debug::AsyncSite<'a>,
 }
 
-impl<'a, T: ?Sized> Future for Read<'a, T> {
+impl<'a, T: ?Sized> Future for Read<'a, '_, T> {
     type Output = Result<RwLockReadGuard<'a, T>, Error>;
 
     #[inline]
@@ -125,7 +125,7 @@ impl<'a, T: ?Sized> Future for Read<'a, T> {
     }
 }
 
-impl<'a, T: ?Sized> Future for Write<'a, T> {
+impl<'a, T: ?Sized> Future for Write<'a, '_, T> {
     type Output = Result<RwLockWriteGuard<'a, T>, Error>;
 
     #[inline]
@@ -153,7 +153,7 @@ impl<'a, T: ?Sized> Future for Write<'a, T> {
     }
 }
 
-impl<T: ?Sized> std::fmt::Debug for Read<'_, T> {
+impl<T: ?Sized> std::fmt::Debug for Read<'_, '_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Read")
             .field("wait", &self.wait)
@@ -161,7 +161,7 @@ impl<T: ?Sized> std::fmt::Debug for Read<'_, T> {
     }
 }
 
-impl<T: ?Sized> std::fmt::Debug for Write<'_, T> {
+impl<T: ?Sized> std::fmt::Debug for Write<'_, '_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Write")
             .field("wait", &self.wait)

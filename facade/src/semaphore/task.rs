@@ -41,7 +41,7 @@ impl Semaphore {
     /// # }).unwrap();
     /// ```
     #[inline]
-    pub fn acquire_async<'a>(&'a self, ctx: &'a Context, n: u64) -> Acquire<'a> {
+    pub fn acquire_async<'a, 'c>(&'a self, ctx: &'c Context, n: u64) -> Acquire<'a, 'c> {
         Acquire {
             sem: self,
             n,
@@ -66,13 +66,13 @@ impl Semaphore {
 
 /// The future of [`Semaphore::acquire_async`].
 #[must_use = "futures do nothing unless polled"]
-pub struct Acquire<'a> {
+pub struct Acquire<'a, 'c> {
     sem: &'a Semaphore,
     n: u64,
-    wait: AsyncWait<'a, AcquireFuture<'a, DefaultPark>>,
+    wait: AsyncWait<'c, AcquireFuture<'a, DefaultPark>>,
 }
 
-impl<'a> Future for Acquire<'a> {
+impl<'a> Future for Acquire<'a, '_> {
     type Output = Result<Permit<'a>, Error>;
 
     #[inline]
@@ -99,7 +99,7 @@ impl<'a> Future for Acquire<'a> {
     }
 }
 
-impl std::fmt::Debug for Acquire<'_> {
+impl std::fmt::Debug for Acquire<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Acquire")
             .field("permits", &self.n)
