@@ -65,7 +65,7 @@ pub mod waiter;
 
 pub use barrier::RawBarrier;
 pub use condvar::RawCondvar;
-pub use counter::{WaitCounter, MAX_COUNT};
+pub use counter::{WaitCounter, WaitFuture, MAX_COUNT};
 pub use mutex::{LockFuture, RawMutex};
 pub use once::{Begin, OnceGuard, OnceState};
 pub use park::{Clock, ClockSpinPark, DefaultPark, NoDeadline, Park, SpinPark, TimedOut};

@@ -125,7 +125,7 @@ fn wait_counter_negative_panics() {
 }
 
 #[test]
-#[should_panic(expected = "WaitCounter::add(2) at count 2147483646 would exceed 2147483647")]
+#[should_panic(expected = "WaitCounter::add(2) at count 1073741822 would exceed 1073741823")]
 fn wait_counter_overflow_panics() {
     let c = WaitCounter::<concur_core::DefaultPark>::new();
     c.add(concur_core::MAX_COUNT - 1);

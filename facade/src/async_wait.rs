@@ -12,7 +12,9 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 
-use concur_core::{AcquireFuture, DefaultPark, LockFuture, ReadFuture, Waiter, WriteFuture};
+use concur_core::{
+    AcquireFuture, DefaultPark, LockFuture, ReadFuture, WaitFuture, Waiter, WriteFuture,
+};
 
 use crate::context::Watch;
 use crate::{Context, Error};
@@ -33,7 +35,13 @@ macro_rules! node_future {
     )*};
 }
 
-node_future!(AcquireFuture, LockFuture, ReadFuture, WriteFuture);
+node_future!(
+    AcquireFuture,
+    LockFuture,
+    ReadFuture,
+    WriteFuture,
+    WaitFuture
+);
 
 /// What the first poll found.
 pub(crate) enum Start<T, F> {

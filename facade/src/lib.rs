@@ -64,6 +64,7 @@
 //! | [`Mutex::lock_ctx`] | [`Mutex::lock_async`] | [`future::Lock`] |
 //! | [`RwLock::read_ctx`] | [`RwLock::read_async`] | [`future::Read`] |
 //! | [`RwLock::write_ctx`] | [`RwLock::write_async`] | [`future::Write`] |
+//! | [`WaitGroup::wait_ctx`] | [`WaitGroup::wait_async`] | [`future::WaitGroupWait`] |
 //! | [`Context::wait`] | [`Context::done`] | [`future::Done`] |
 //!
 //! The mutex and the rwlock keep no queue (`Mutex<()>` is one `AtomicU32`):
@@ -73,8 +74,8 @@
 //! sleeping thread, and whichever runs first takes the lock (the mutex
 //! barges for threads too); tasks are woken in arrival order among
 //! themselves. A program that never awaits a lock never touches the table.
-//! The other primitives' twins (wait group, once, group, condvar, barrier)
-//! are not built yet.
+//! The wait group's futures wait in the same table. The other primitives'
+//! twins (once, group, condvar, barrier) are not built yet.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -167,6 +168,7 @@ pub mod future {
     pub use crate::mutex::Lock;
     pub use crate::rwlock::{Read, Write};
     pub use crate::semaphore::Acquire;
+    pub use crate::wait_group::WaitGroupWait;
 }
 pub use wait_group::{WaitGroup, WaitGroupGuard};
 
@@ -204,6 +206,7 @@ mod assertions {
     assert_impl_all!(future::Read<'static, 'static, u8>: Send);
     assert_impl_all!(future::Write<'static, 'static, u8>: Send);
     assert_impl_all!(future::Done<'static>: Send);
+    assert_impl_all!(future::WaitGroupWait<'static, 'static>: Send);
     assert_impl_all!(CancelHandle: Send, Sync);
     assert_impl_all!(Error: Send, Sync, std::error::Error, Copy);
 

@@ -2,10 +2,14 @@
 //! task down however it ends, and `go`, which spawns one.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 
-use concur_core::WaitCounter;
+use concur_core::{DefaultPark, WaitCounter, WaitFuture, Waiter};
 
+use crate::async_wait::{AsyncWait, Start};
 use crate::{Context, Error};
 
 /// Counts outstanding tasks; [`wait`](WaitGroup::wait) blocks until the count
@@ -43,7 +47,7 @@ impl WaitGroup {
     /// Adds `n` to the count.
     ///
     /// # Panics
-    /// If the count would exceed 2^31 - 1; nothing changes then.
+    /// If the count would exceed 2^30 - 1; nothing changes then.
     #[inline]
     pub fn add(&self, n: u32) {
         self.counter.add(n);
@@ -150,6 +154,31 @@ impl WaitGroup {
             .map_err(|_| ctx.interrupted())
     }
 
+    /// Awaits a zero count: the async twin of [`wait_ctx`](Self::wait_ctx),
+    /// beside waiting threads (the `done` that reaches zero wakes both).
+    /// Ends with [`Error::Cancelled`] / [`Error::DeadlineExceeded`] when
+    /// `ctx` ends first. Allocates nothing; cancel-safe on drop.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use concur_sync::{Context, WaitGroup};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let wg = Arc::new(WaitGroup::new());
+    /// let worker = wg.go(|| { /* work on a thread */ });
+    /// wg.wait_async(&Context::background()).await?; // a task waits for it
+    /// worker.join().unwrap();
+    /// # Ok::<(), concur_sync::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn wait_async<'a, 'c>(&'a self, ctx: &'c Context) -> WaitGroupWait<'a, 'c> {
+        WaitGroupWait {
+            group: self,
+            wait: AsyncWait::new(ctx),
+        }
+    }
+
     /// The current count (a snapshot).
     pub fn count(&self) -> u32 {
         self.counter.count()
@@ -188,5 +217,42 @@ impl fmt::Debug for WaitGroup {
         f.debug_struct("WaitGroup")
             .field("count", &self.count())
             .finish()
+    }
+}
+
+/// The future of [`WaitGroup::wait_async`].
+#[must_use = "futures do nothing unless polled"]
+pub struct WaitGroupWait<'a, 'c> {
+    group: &'a WaitGroup,
+    wait: AsyncWait<'c, WaitFuture<'a, DefaultPark>>,
+}
+
+impl Future for WaitGroupWait<'_, '_> {
+    type Output = Result<(), Error>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // SAFETY: nothing is moved out; the wait stays pinned in the future.
+        let this = unsafe { self.get_unchecked_mut() };
+        let counter = &this.group.counter;
+        // SAFETY: pinned with the future; the same closures every poll.
+        unsafe {
+            this.wait.poll(
+                cx,
+                || match counter.count() {
+                    0 => Start::Ready(Ok(())),
+                    _ => Start::Wait(WaitFuture::new(counter, Waiter::new())),
+                },
+                |out, ctx| out.map_err(|_| ctx.interrupted()),
+            )
+        }
+    }
+}
+
+impl fmt::Debug for WaitGroupWait<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitGroupWait")
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
     }
 }

@@ -282,3 +282,45 @@ fn guards_and_permits_outlive_the_context_they_were_awaited_with() {
         assert_eq!((*guard, *read, permit.num_permits()), (1, 2, 1));
     });
 }
+
+/// Tasks and a thread wait for one wait group; the thread workers' last
+/// `done` wakes all of them, and a cancel ends one task's wait alone.
+#[test]
+fn tasks_and_threads_wait_for_one_wait_group() {
+    use concur_sync::WaitGroup;
+    within(Duration::from_secs(60), || {
+        let rt = runtime();
+        let wg = Arc::new(WaitGroup::new());
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        wg.add(1);
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let wg = wg.clone();
+                rt.spawn(async move { wg.wait_async(&Context::background()).await })
+            })
+            .collect();
+        let (ctx, cancel) = Context::background().with_cancel();
+        let cancelled = {
+            let wg = wg.clone();
+            rt.spawn(async move { wg.wait_async(&ctx).await })
+        };
+        let thread = {
+            let wg = wg.clone();
+            std::thread::spawn(move || wg.wait())
+        };
+        cancel.cancel();
+        assert_eq!(rt.block_on(cancelled).unwrap(), Err(Error::Cancelled));
+        let worker = std::thread::spawn(move || {
+            release_rx.recv().unwrap();
+            wg.done();
+        });
+        release_tx.send(()).unwrap();
+        worker.join().unwrap();
+        thread.join().unwrap();
+        rt.block_on(async {
+            for w in waiters {
+                assert_eq!(w.await.unwrap(), Ok(()));
+            }
+        });
+    });
+}

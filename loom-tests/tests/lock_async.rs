@@ -198,3 +198,25 @@ fn task_readers_and_writers_behind_a_thread_writer() {
         assert!(l.try_write());
     });
 }
+
+/// A task and a thread wait for a counter to reach zero while another
+/// thread's `done` takes it there: both wake.
+#[test]
+fn a_done_wakes_a_waiting_task_and_thread() {
+    loom::model(|| {
+        let c = Arc::new(concur_core::WaitCounter::<DefaultPark>::new());
+        c.add(1);
+        let thread = {
+            let c = c.clone();
+            thread::spawn(move || c.wait())
+        };
+        let doer = {
+            let c = c.clone();
+            thread::spawn(move || c.done())
+        };
+        block_on(c.wait_async()).unwrap();
+        doer.join().unwrap();
+        thread.join().unwrap();
+        assert_eq!(c.count(), 0);
+    });
+}

@@ -10,7 +10,7 @@ use core::task::{Context, Poll};
 use super::{RawMutex, LOCKED, TASKS};
 use crate::park::Park;
 use crate::sync::Ordering;
-use crate::table::{TableWait, TaskLock};
+use crate::table::{TableSide, TableWait};
 use crate::waiter::{Interrupted, Waiter};
 
 /// The future of [`RawMutex::lock_async`]: resolves to `Ok(())` once the
@@ -76,7 +76,7 @@ impl<P: Park> RawMutex<P> {
     }
 }
 
-impl<P: Park> TaskLock<P> for RawMutex<P> {
+impl<P: Park> TableSide<P> for RawMutex<P> {
     fn key(&self) -> usize {
         RawMutex::key(self)
     }

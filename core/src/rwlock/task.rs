@@ -13,7 +13,7 @@ use super::{
 };
 use crate::park::Park;
 use crate::sync::Ordering;
-use crate::table::{TableWait, TaskLock};
+use crate::table::{TableSide, TableWait};
 use crate::waiter::{Interrupted, Waiter};
 
 /// The readers' side of a lock, as a future waits for it.
@@ -87,7 +87,7 @@ fn writer_enters(state: u64) -> Option<u64> {
     unlocked(state).then(|| state - WRITER_UNIT + WRITE_LOCKED)
 }
 
-impl<P: Park> TaskLock<P> for ReadSide<'_, P> {
+impl<P: Park> TableSide<P> for ReadSide<'_, P> {
     fn key(&self) -> usize {
         self.0.key() | 1
     }
@@ -109,7 +109,7 @@ impl<P: Park> TaskLock<P> for ReadSide<'_, P> {
     }
 }
 
-impl<P: Park> TaskLock<P> for WriteSide<'_, P> {
+impl<P: Park> TableSide<P> for WriteSide<'_, P> {
     fn key(&self) -> usize {
         self.0.key()
     }

@@ -68,7 +68,7 @@ use crate::waiter::Waiter;
 
 mod wait;
 
-pub(crate) use wait::{TableWait, TaskLock};
+pub(crate) use wait::{TableSide, TableWait};
 
 /// How many nodes one locked section of a wake-all wakes.
 const ROUND: usize = 8;

@@ -20,9 +20,10 @@ use crate::park::Park;
 use crate::sync::{abort, OnUnwind};
 use crate::waiter::{Interrupted, Waiter};
 
-/// One side of a lock a future can wait for: what the engine needs of the
-/// lock word.
-pub(crate) trait TaskLock<P: Park> {
+/// What a future waits for in the table (a side of a lock, or a count
+/// reaching zero): what the engine needs of the primitive's word. "Take"
+/// is whatever ends the wait with success (taking a lock, or seeing zero).
+pub(crate) trait TableSide<P: Park> {
     /// The key its nodes are linked under.
     fn key(&self) -> usize;
     /// Takes the lock if it is free, before the wait begins.
@@ -78,7 +79,7 @@ impl<P: Park> TableWait<P> {
     /// it.
     pub(crate) unsafe fn poll(
         &mut self,
-        lock: &impl TaskLock<P>,
+        lock: &impl TableSide<P>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<(), Interrupted>> {
         loop {
@@ -149,7 +150,7 @@ impl<P: Park> TableWait<P> {
 
     /// Takes the linked node out of the table; `false` if a release took it
     /// out first (it was woken).
-    fn leave(&self, lock: &impl TaskLock<P>) -> bool {
+    fn leave(&self, lock: &impl TableSide<P>) -> bool {
         let Some(table) = P::task_table() else {
             return true;
         };
@@ -166,7 +167,7 @@ impl<P: Park> TableWait<P> {
 
     /// The drop of the future: a pending wait leaves as an interrupted one
     /// leaves, passing on a wake it took.
-    pub(crate) fn drop_with(&mut self, lock: &impl TaskLock<P>) {
+    pub(crate) fn drop_with(&mut self, lock: &impl TableSide<P>) {
         let woken = match self.phase {
             Phase::Start | Phase::Finished => return,
             Phase::Unlinked { woken } => woken,

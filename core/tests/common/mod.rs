@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod tasks;
 pub mod workers;
 
 use std::pin::Pin;

@@ -1,9 +1,12 @@
-//! `WaitCounter`: the counter under a wait group: add, done, wait for zero.
+//! `WaitCounter`: the counter under a wait group: add, done, wait for zero
+//! (as a thread, or as a future).
 //!
 //! # Words
 //!
-//! `state` (`u32`): bits 0..=30 are the count, bit 31 (`SLEEPERS`) says a
-//! thread may sleep on `wake`.
+//! `state` (`u32`): bits 0..=29 are the count, bit 30 (`TASKS`) says
+//! futures wait for zero in the [`TaskTable`](crate::table::TaskTable)
+//! (set and cleared only under its bucket lock), bit 31 (`SLEEPERS`) says
+//! a thread may sleep on `wake`.
 //!
 //! `wake` (`u32`): a futex word that only counts up (by [`EPOCH_UNIT`],
 //! wrapping). A waiter reads `wake`, then `state`, and sleeps on the `wake`
@@ -12,7 +15,18 @@
 //! that read a non-zero count sleeps against a stale value and returns.
 //! An interrupter bumps `wake` too.
 //!
-//! Releasing the count to zero costs no syscall unless someone sleeps.
+//! Releasing the count to zero costs no syscall unless someone sleeps, and
+//! no table lookup unless a future waits.
+//!
+//! A future's wait ([`WaitCounter::wait_async`]) links its node into the
+//! task table under the address of `state` after setting `TASKS` on a
+//! non-zero count, under the bucket lock; the `done` that brings the count
+//! to zero keeps `TASKS`, and wakes every future of the table's list, whose
+//! last wake clears the bit.
+
+mod task;
+
+pub use task::WaitFuture;
 
 use core::marker::PhantomData;
 use core::pin::Pin;
@@ -22,8 +36,9 @@ use crate::sync::{AtomicU32, Ordering};
 use crate::waiter::{Interrupted, Waiter, EPOCH_UNIT};
 
 const SLEEPERS: u32 = 1 << 31;
-/// The largest count a [`WaitCounter`] holds: 2^31 - 1.
-pub const MAX_COUNT: u32 = SLEEPERS - 1;
+const TASKS: u32 = 1 << 30;
+/// The largest count a [`WaitCounter`] holds: 2^30 - 1.
+pub const MAX_COUNT: u32 = TASKS - 1;
 
 /// A count of outstanding work that threads can wait to reach zero.
 ///
@@ -111,8 +126,10 @@ impl<P: Park> WaitCounter<P> {
             if count == 0 {
                 return false;
             }
-            // Reaching zero also clears SLEEPERS: we are about to wake them.
-            let new = if count == 1 { 0 } else { state - 1 };
+            // Reaching zero also clears SLEEPERS: we are about to wake
+            // them. TASKS stays until the table's wake has taken the
+            // nodes out (it is cleared under the bucket lock).
+            let new = if count == 1 { state & TASKS } else { state - 1 };
             match self
                 .state
                 .compare_exchange_weak(state, new, Ordering::Release, Ordering::Relaxed)
@@ -121,16 +138,21 @@ impl<P: Park> WaitCounter<P> {
                 Err(now) => state = now,
             }
         }
-        if state == SLEEPERS | 1 {
-            self.wake_sleepers();
+        if state & MAX_COUNT == 1 && state & (SLEEPERS | TASKS) != 0 {
+            self.wake_sleepers(state);
         }
         true
     }
 
     #[cold]
-    fn wake_sleepers(&self) {
-        self.wake.fetch_add(EPOCH_UNIT, Ordering::Release);
-        P::wake_all(&self.wake);
+    fn wake_sleepers(&self, state: u32) {
+        if state & SLEEPERS != 0 {
+            self.wake.fetch_add(EPOCH_UNIT, Ordering::Release);
+            P::wake_all(&self.wake);
+        }
+        if state & TASKS != 0 {
+            self.wake_tasks();
+        }
     }
 
     /// Sleeps until the count is zero.
@@ -182,6 +204,18 @@ impl<P: Park> WaitCounter<P> {
                 return Err(Interrupted);
             }
             crate::waiter::sleep(node, &self.wake, wake, || {});
+        }
+    }
+}
+
+/// As for the mutex: a counter whose state says futures wait can only be
+/// dropped with those futures leaked; their nodes leave the table.
+impl<P: Park> Drop for WaitCounter<P> {
+    fn drop(&mut self) {
+        if self.state.load(Ordering::Relaxed) & TASKS != 0 {
+            if let Some(table) = P::task_table() {
+                table.purge(self.key());
+            }
         }
     }
 }
