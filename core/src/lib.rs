@@ -67,7 +67,7 @@ pub use barrier::RawBarrier;
 pub use condvar::RawCondvar;
 pub use counter::{WaitCounter, WaitFuture, MAX_COUNT};
 pub use mutex::{LockFuture, RawMutex};
-pub use once::{Begin, OnceGuard, OnceState};
+pub use once::{Begin, BeginFuture, OnceGuard, OnceState};
 pub use park::{Clock, ClockSpinPark, DefaultPark, NoDeadline, Park, SpinPark, TimedOut};
 pub use rwlock::{RawRwLock, ReadFuture, WriteFuture};
 pub use semaphore::{

@@ -13,7 +13,8 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 
 use concur_core::{
-    AcquireFuture, DefaultPark, LockFuture, ReadFuture, WaitFuture, Waiter, WriteFuture,
+    AcquireFuture, BeginFuture, DefaultPark, LockFuture, ReadFuture, WaitFuture, Waiter,
+    WriteFuture,
 };
 
 use crate::context::Watch;
@@ -37,6 +38,7 @@ macro_rules! node_future {
 
 node_future!(
     AcquireFuture,
+    BeginFuture,
     LockFuture,
     ReadFuture,
     WriteFuture,

@@ -65,6 +65,7 @@
 //! | [`RwLock::read_ctx`] | [`RwLock::read_async`] | [`future::Read`] |
 //! | [`RwLock::write_ctx`] | [`RwLock::write_async`] | [`future::Write`] |
 //! | [`WaitGroup::wait_ctx`] | [`WaitGroup::wait_async`] | [`future::WaitGroupWait`] |
+//! | [`Once::get_or_init_ctx`] | [`Once::get_or_init_async`] (an async initializer) | an `async fn`'s |
 //! | [`Context::wait`] | [`Context::done`] | [`future::Done`] |
 //!
 //! The mutex and the rwlock keep no queue (`Mutex<()>` is one `AtomicU32`):
@@ -74,8 +75,9 @@
 //! sleeping thread, and whichever runs first takes the lock (the mutex
 //! barges for threads too); tasks are woken in arrival order among
 //! themselves. A program that never awaits a lock never touches the table.
-//! The wait group's futures wait in the same table. The other primitives'
-//! twins (once, group, condvar, barrier) are not built yet.
+//! The wait group's and the once cell's futures wait in the same table.
+//! The other primitives' twins (group, condvar, barrier) are not built
+//! yet.
 //!
 //! ```
 //! use std::sync::Arc;

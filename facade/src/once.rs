@@ -3,10 +3,14 @@
 
 use std::cell::UnsafeCell;
 use std::fmt;
+use std::future::Future;
 use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
-use concur_core::{Begin, OnceState};
+use concur_core::{Begin, BeginFuture, DefaultPark, OnceState, Waiter};
 
+use crate::async_wait::{AsyncWait, Start};
 use crate::{Context, Error};
 
 /// A cell written once, then read freely (like `std::sync::OnceLock`, plus
@@ -125,6 +129,58 @@ impl<T> Once<T> {
         }
     }
 
+    /// The async twin of [`get_or_init_ctx`](Self::get_or_init_ctx), with
+    /// an async initializer: the first caller runs `init().await`; others,
+    /// threads and tasks, wait for it (a task in the task table, not on a
+    /// thread) until it finishes or their `ctx` ends. `ctx` bounds the wait
+    /// for another caller's initializer, not this caller's own.
+    ///
+    /// Cancel-safe: dropping the future while its initializer runs (a
+    /// timeout around it, a `select!`) leaves the cell empty, and the next
+    /// waiter runs its own initializer, as after a panic.
+    ///
+    /// ```
+    /// use concur_sync::{Context, Once};
+    ///
+    /// # futures::executor::block_on(async {
+    /// static CONFIG: Once<String> = Once::new();
+    /// let ctx = Context::background();
+    /// let config = CONFIG
+    ///     .get_or_init_async(&ctx, || async { String::from("loaded") })
+    ///     .await?;
+    /// assert_eq!(config, "loaded");
+    /// // Already there: the second initializer never runs.
+    /// let again = CONFIG.get_or_init_async(&ctx, || async { unreachable!() }).await?;
+    /// assert_eq!(again, "loaded");
+    /// # Ok::<(), concur_sync::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_or_init_async<F, Fut>(&self, ctx: &Context, init: F) -> Result<&T, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = T>,
+    {
+        if let Some(value) = self.get() {
+            return Ok(value);
+        }
+        let begin = Begun {
+            state: &self.state,
+            wait: AsyncWait::new(ctx),
+        }
+        .await?;
+        if let Begin::Run(guard) = begin {
+            // Dropped (this future dropped, or `init` panicking) before it
+            // completes: the cell stays empty for the next caller.
+            let value = init().await;
+            // SAFETY: we are the only runner (RUNNING) and nobody reads
+            // the value before COMPLETE.
+            unsafe { (*self.value.get()).write(value) };
+            guard.complete();
+        }
+        // SAFETY: complete: written and published.
+        Ok(unsafe { (*self.value.get()).assume_init_ref() })
+    }
+
     fn run<E>(&self, begin: Begin<'_>, init: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
         match begin {
             Begin::Complete => {}
@@ -182,5 +238,33 @@ impl<T> Drop for Once<T> {
 impl<T: fmt::Debug> fmt::Debug for Once<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Once").field(&self.get()).finish()
+    }
+}
+
+/// The wait of [`Once::get_or_init_async`] for its turn: complete, or
+/// this caller runs the initializer.
+struct Begun<'a, 'c> {
+    state: &'a OnceState,
+    wait: AsyncWait<'c, BeginFuture<'a, DefaultPark>>,
+}
+
+impl<'a> Future for Begun<'a, '_> {
+    type Output = Result<Begin<'a>, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // SAFETY: nothing is moved out; the wait stays pinned in the future.
+        let this = unsafe { self.get_unchecked_mut() };
+        let state = this.state;
+        // SAFETY: pinned with the future; the same closures every poll.
+        unsafe {
+            this.wait.poll(
+                cx,
+                || match state.try_begin() {
+                    Some(begin) => Start::Ready(Ok(begin)),
+                    None => Start::Wait(BeginFuture::new(state, Waiter::new())),
+                },
+                |out, ctx| out.map_err(|_| ctx.interrupted()),
+            )
+        }
     }
 }

@@ -220,3 +220,27 @@ fn a_done_wakes_a_waiting_task_and_thread() {
         assert_eq!(c.count(), 0);
     });
 }
+
+/// A thread runs a once initializer that fails while a task waits for its
+/// turn: the task is woken, runs its own, and the state ends complete.
+#[test]
+fn a_failed_runner_hands_the_turn_to_a_waiting_task() {
+    use concur_core::{Begin, OnceState};
+    loom::model(|| {
+        let once = Arc::new(OnceState::<DefaultPark>::new());
+        let runner = {
+            let once = once.clone();
+            thread::spawn(move || {
+                if let Begin::Run(guard) = once.begin() {
+                    drop(guard); // the initializer failed
+                }
+            })
+        };
+        match block_on(once.begin_async()).unwrap() {
+            Begin::Run(guard) => guard.complete(),
+            Begin::Complete => unreachable!("nobody completes but the task"),
+        }
+        runner.join().unwrap();
+        assert!(once.is_complete());
+    });
+}

@@ -6,7 +6,7 @@
 //! | bits   | meaning |
 //! |--------|---------|
 //! | 0..=1  | `INCOMPLETE` (0), `RUNNING` (1), `COMPLETE` (2); never 3, so bit 1 alone says complete |
-//! | 2      | `SLEEPERS`: a thread may sleep on the word |
+//! | 2      | `SLEEPERS`: a thread may sleep on the word, or a future waits in the [`TaskTable`](crate::table::TaskTable) |
 //! | 3..=31 | epoch, bumped by an interrupter |
 //!
 //! The first caller to find `INCOMPLETE` moves it to `RUNNING` and gets a
@@ -14,6 +14,18 @@
 //! wakes sleepers; dropping the guard without completing (the initializer
 //! failed or panicked) returns to `INCOMPLETE` and wakes every sleeper, one of
 //! which becomes the next runner. The fast path is one Acquire load.
+//!
+//! A future waits ([`OnceState::begin_async`]) in the task table under the
+//! word's address: it sets `SLEEPERS` on a running word and links its
+//! node under the bucket lock, and the runner's finish, which clears
+//! `SLEEPERS` as it leaves `RUNNING`, wakes every future of the table
+//! after the futex sleepers. (The word has no free bit for futures alone:
+//! the epoch takes every bit from 3 up. So a contended finish with only
+//! threads asleep also looks in the table once.)
+
+mod task;
+
+pub use task::BeginFuture;
 
 use core::marker::PhantomData;
 use core::pin::Pin;
@@ -175,6 +187,19 @@ impl<P: Park> OnceState<P> {
         }
         if word & SLEEPERS != 0 {
             P::wake_all(&self.word);
+            self.wake_tasks();
+        }
+    }
+}
+
+/// As for the mutex: a once state whose word says futures may wait can
+/// only be dropped with those futures leaked; their nodes leave the table.
+impl<P: Park> Drop for OnceState<P> {
+    fn drop(&mut self) {
+        if self.word.load(Ordering::Relaxed) & SLEEPERS != 0 {
+            if let Some(table) = P::task_table() {
+                table.purge(self.key());
+            }
         }
     }
 }
