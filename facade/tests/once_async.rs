@@ -63,7 +63,7 @@ fn an_initializer_dropped_mid_way_leaves_the_cell_to_the_next_caller() {
     futures::executor::block_on(async {
         // The first initializer never finishes: its future is dropped.
         {
-            let stuck = once.get_or_init_async(&ctx, || std::future::pending::<u32>());
+            let stuck = once.get_or_init_async(&ctx, std::future::pending::<u32>);
             let mut stuck = Box::pin(stuck);
             let waker = std::task::Waker::noop();
             let mut cx = std::task::Context::from_waker(waker);
