@@ -63,8 +63,8 @@ mod sync;
 pub mod table;
 pub mod waiter;
 
-pub use barrier::RawBarrier;
-pub use condvar::RawCondvar;
+pub use barrier::{BarrierFuture, RawBarrier};
+pub use condvar::{CondvarFuture, RawCondvar};
 pub use counter::{WaitCounter, WaitFuture, MAX_COUNT};
 pub use mutex::{LockFuture, RawMutex};
 pub use once::{Begin, BeginFuture, OnceGuard, OnceState};

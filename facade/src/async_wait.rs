@@ -13,8 +13,8 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 
 use concur_core::{
-    AcquireFuture, BeginFuture, DefaultPark, LockFuture, ReadFuture, WaitFuture, Waiter,
-    WriteFuture,
+    AcquireFuture, BarrierFuture, BeginFuture, CondvarFuture, DefaultPark, LockFuture, ReadFuture,
+    WaitFuture, Waiter, WriteFuture,
 };
 
 use crate::context::Watch;
@@ -38,6 +38,8 @@ macro_rules! node_future {
 
 node_future!(
     AcquireFuture,
+    BarrierFuture,
+    CondvarFuture,
     BeginFuture,
     LockFuture,
     ReadFuture,

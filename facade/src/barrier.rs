@@ -2,9 +2,13 @@
 //! over the core's [`RawBarrier`] (a mutex, a condvar and a round count).
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 
-use concur_core::RawBarrier;
+use concur_core::{BarrierFuture, DefaultPark, RawBarrier, Waiter};
 
+use crate::async_wait::{AsyncWait, Start};
 use crate::wait;
 use crate::{Context, Error};
 
@@ -80,6 +84,38 @@ impl Barrier {
         }
     }
 
+    /// Awaits the round: the async twin of [`wait_ctx`](Self::wait_ctx).
+    /// Threads and tasks meet in the same rounds. Ends with
+    /// [`Error::Cancelled`] / [`Error::DeadlineExceeded`] if `ctx` ends
+    /// before the round completes (the task then no longer counts as
+    /// arrived); dropping the future while it waits takes its arrival back
+    /// the same way. A deadline that has already passed fails the call
+    /// before it arrives (the blocking call would still complete a round
+    /// it completes at once).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use concur_sync::{Barrier, Context};
+    ///
+    /// # futures::executor::block_on(async {
+    /// let barrier = Arc::new(Barrier::new(2));
+    /// let thread = {
+    ///     let barrier = barrier.clone();
+    ///     std::thread::spawn(move || barrier.wait().is_leader())
+    /// };
+    /// let task = barrier.wait_async(&Context::background()).await?;
+    /// assert!(task.is_leader() != thread.join().unwrap(), "one leader");
+    /// # Ok::<(), concur_sync::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn wait_async<'a, 'c>(&'a self, ctx: &'c Context) -> BarrierWait<'a, 'c> {
+        BarrierWait {
+            barrier: self,
+            wait: AsyncWait::new(ctx),
+        }
+    }
+
     /// Threads waiting in the current round (a snapshot).
     pub fn arrived(&self) -> usize {
         self.raw.arrived()
@@ -92,5 +128,43 @@ impl fmt::Debug for Barrier {
             .field("n", &self.raw.parties())
             .field("arrived", &self.arrived())
             .finish()
+    }
+}
+
+/// The future of [`Barrier::wait_async`].
+#[must_use = "futures do nothing unless polled"]
+pub struct BarrierWait<'a, 'c> {
+    barrier: &'a Barrier,
+    wait: AsyncWait<'c, BarrierFuture<'a, DefaultPark>>,
+}
+
+impl Future for BarrierWait<'_, '_> {
+    type Output = Result<BarrierWaitResult, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        // SAFETY: nothing is moved out; the wait stays pinned in the future.
+        let this = unsafe { self.get_unchecked_mut() };
+        let raw = &this.barrier.raw;
+        // SAFETY: pinned with the future; the same closures every poll.
+        unsafe {
+            this.wait.poll(
+                cx,
+                // Arriving takes the barrier's lock: made in place first,
+                // so an arrival is always tied to the context.
+                || Start::Wait(BarrierFuture::new(raw, Waiter::new())),
+                |out, ctx| {
+                    out.map(|leader| BarrierWaitResult { leader })
+                        .map_err(|_| ctx.interrupted())
+                },
+            )
+        }
+    }
+}
+
+impl fmt::Debug for BarrierWait<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BarrierWait")
+            .field("wait", &self.wait)
+            .finish_non_exhaustive()
     }
 }

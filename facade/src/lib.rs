@@ -66,6 +66,9 @@
 //! | [`RwLock::write_ctx`] | [`RwLock::write_async`] | [`future::Write`] |
 //! | [`WaitGroup::wait_ctx`] | [`WaitGroup::wait_async`] | [`future::WaitGroupWait`] |
 //! | [`Once::get_or_init_ctx`] | [`Once::get_or_init_async`] (an async initializer) | an `async fn`'s |
+//! | [`Condvar::wait_ctx`] | [`Condvar::wait_async`] | [`future::CondvarWait`] |
+//! | [`Condvar::wait_while_ctx`] | [`Condvar::wait_while_async`] | an `async fn`'s |
+//! | [`Barrier::wait_ctx`] | [`Barrier::wait_async`] | [`future::BarrierWait`] |
 //! | [`Context::wait`] | [`Context::done`] | [`future::Done`] |
 //!
 //! The mutex and the rwlock keep no queue (`Mutex<()>` is one `AtomicU32`):
@@ -76,8 +79,9 @@
 //! barges for threads too); tasks are woken in arrival order among
 //! themselves. A program that never awaits a lock never touches the table.
 //! The wait group's and the once cell's futures wait in the same table.
-//! The other primitives' twins (group, condvar, barrier) are not built
-//! yet.
+//! A condvar's waiting task is in the condvar's own list, beside its
+//! threads, and takes the mutex back as a future; the barrier waits on
+//! its condvar. The group's twins are not built yet.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -166,6 +170,8 @@ pub use semaphore::{OwnedPermit, Permit, Semaphore, TryAcquireError, MAX_PERMITS
 /// code just `.await`s them): see the crate docs' table of blocking calls
 /// and their twins.
 pub mod future {
+    pub use crate::barrier::BarrierWait;
+    pub use crate::condvar::CondvarWait;
     pub use crate::context::Done;
     pub use crate::mutex::Lock;
     pub use crate::rwlock::{Read, Write};
@@ -209,6 +215,8 @@ mod assertions {
     assert_impl_all!(future::Write<'static, 'static, u8>: Send);
     assert_impl_all!(future::Done<'static>: Send);
     assert_impl_all!(future::WaitGroupWait<'static, 'static>: Send);
+    assert_impl_all!(future::CondvarWait<'static, 'static, Cell>: Send);
+    assert_impl_all!(future::BarrierWait<'static, 'static>: Send);
     assert_impl_all!(CancelHandle: Send, Sync);
     assert_impl_all!(Error: Send, Sync, std::error::Error, Copy);
 

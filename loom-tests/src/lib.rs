@@ -4,7 +4,8 @@
 //! primitive under `tests/` (`semaphore`, `semaphore_resize`,
 //! `semaphore_capacity`, `semaphore_barging` and `semaphore_async` (a
 //! future's wait, with `loom::future::block_on`), `mutex`, `lock_async`
-//! (futures waiting for the mutex and the rwlock), `rwlock_downgrade`,
+//! (futures waiting in the task table: mutex, rwlock, wait counter, once),
+//! `condvar_async` (a future on the condvar and the barrier), `rwlock_downgrade`,
 //! `rwlock`, `counter`, `once`), each exploring every interleaving of a few threads with loom and
 //! asserting the invariant it is about (permits conserved, exclusion, FIFO
 //! grants, writer preference, nobody left asleep). Under `--cfg loom` every

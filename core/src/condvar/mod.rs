@@ -66,7 +66,10 @@
 //! notifiers; `wait` links a waiter, ends its wait and holds the guard
 //! that ends it on every path.
 
+mod task;
 mod wait;
+
+pub use task::CondvarFuture;
 
 use core::pin::Pin;
 use core::ptr;
@@ -77,7 +80,7 @@ use crate::mutex::RawMutex;
 use crate::park::{DefaultPark, Park};
 use crate::spin::SpinWait;
 use crate::sync::{AtomicU32, AtomicUsize, Ordering, UnsafeCell};
-use crate::waiter::{Interrupted, Outcome, Waiter, DONE, INTERRUPTED};
+use crate::waiter::{Interrupted, Outcome, Waiter, DONE, INTERRUPTED, TASK};
 #[cfg(feature = "step")]
 pub(crate) use wait::Linked;
 
@@ -199,8 +202,11 @@ impl<P: Park> RawCondvar<P> {
                 // An interrupted owner was woken by its interrupter; the
                 // wake is for a parker that returned before seeing the
                 // interrupt (harmless otherwise).
-                wake.push(self.unlink_done(waiting, head, !interrupted, ptr::null()));
-                if !interrupted {
+                let notified = !interrupted;
+                if let Some(word) = self.unlink_done(waiting, wake, head, notified, ptr::null()) {
+                    wake.push(word);
+                }
+                if notified {
                     return true;
                 }
             }
@@ -222,20 +228,25 @@ impl<P: Park> RawCondvar<P> {
             while let Some(node) = cursor {
                 cursor = waiting.list.next(node);
                 if (*node).word().load(Ordering::Acquire) & INTERRUPTED != 0 {
-                    wake.push(self.unlink_done(waiting, node, false, ptr::null()));
+                    if let Some(word) = self.unlink_done(waiting, wake, node, false, ptr::null()) {
+                        wake.push(word);
+                    }
                 }
             }
-            // The rest form the chain, two links wide: each node's chain
-            // word is the word of the node two behind it, taken while every
-            // node is alive; they are marked done from the tail.
+            // The rest form the chain, two links wide: each thread's chain
+            // word is the word of the thread two behind it, taken while
+            // every node is alive; they are marked done from the tail.
+            // Futures' nodes stay out of the chain (nobody sleeps on their
+            // words): their wakers are woken after the list lock.
             let mut notified = 0;
             let (mut next, mut after_next): (*const AtomicU32, *const AtomicU32) =
                 (ptr::null(), ptr::null());
             let mut cursor = waiting.list.tail();
             while !cursor.is_null() {
                 let prev = waiting.list.prev(cursor);
-                let word = self.unlink_done(waiting, cursor, true, after_next);
-                (next, after_next) = (word, next);
+                if let Some(word) = self.unlink_done(waiting, wake, cursor, true, after_next) {
+                    (next, after_next) = (word, next);
+                }
                 notified += 1;
                 cursor = prev;
             }
@@ -252,7 +263,8 @@ impl<P: Park> RawCondvar<P> {
 
     /// Unlinks `node`, records its outcome (`notified` or interrupted) and
     /// the word it wakes next in a chain (`chain`), and marks it done.
-    /// Returns its word.
+    /// Returns a thread's word, for the caller to wake or chain; a future's
+    /// node goes into `wake`, which wakes its waker after the lock.
     ///
     /// # Safety
     /// The list lock is held and `node` is linked. After this the owner may
@@ -260,25 +272,32 @@ impl<P: Park> RawCondvar<P> {
     unsafe fn unlink_done(
         &self,
         waiting: &mut Waiting<P>,
+        wake: &mut WakeBatch<P>,
         node: *const Waiter<P>,
         notified: bool,
         chain: *const AtomicU32,
-    ) -> *const AtomicU32 {
+    ) -> Option<*const AtomicU32> {
         // SAFETY: the caller's obligations.
         unsafe {
             waiting.list.remove(node);
             locked::count(&self.waiters, -1);
+            let word: *const AtomicU32 = (*node).word();
+            // `TASK` was set before the node was linked, under this lock.
+            let task = (*word).load(Ordering::Relaxed) & TASK != 0;
             (*node).queued_mut(|q| {
                 q.outcome = if notified {
                     Outcome::Granted
                 } else {
                     Outcome::Interrupted
                 };
-                q.chain = chain;
+                q.chain = if task { ptr::null() } else { chain };
             });
-            let word: *const AtomicU32 = (*node).word();
+            if task {
+                wake.done(node);
+                return None;
+            }
             (*word).fetch_or(DONE, Ordering::Release);
-            word
+            Some(word)
         }
     }
 

@@ -27,10 +27,37 @@ impl<P: Park> RawCondvar<P> {
         node: &'a Waiter<P>,
         mutex: &'a RawMutex<P>,
     ) -> Linked<'a, P> {
+        // SAFETY: the caller's obligations; the guard made below unlinks
+        // the node before the borrows end.
+        unsafe { self.link(node, mutex) };
+        // From here on every path out, an unwind included, goes through
+        // `Linked::end`: leave the list (or read the outcome), lock the
+        // mutex again, pass a `notify_all` chain on.
+        let linked = Linked {
+            condvar: self,
+            node,
+            mutex,
+            outcome: None,
+            relocked: false,
+        };
+        // SAFETY: the caller holds `mutex`.
+        unsafe { mutex.unlock() };
+        linked
+    }
+
+    /// Links `node` at the tail, binding the condvar to `mutex` if nobody
+    /// waits.
+    ///
+    /// # Safety
+    /// `node` is pinned, claimed for this wait and not linked, and stays
+    /// alive until it is unlinked (by a notifier, or by `finish_wait`).
+    ///
+    /// # Panics
+    /// If others wait with a different mutex (nothing changed then).
+    pub(crate) unsafe fn link(&self, node: &Waiter<P>, mutex: &RawMutex<P>) {
         let node_ptr: *const Waiter<P> = node;
         let mutex_id = mutex as *const RawMutex<P> as *const ();
-        // SAFETY: lock held; `node` is pinned, claimed and not linked, and
-        // the guard made below unlinks it before the borrows end.
+        // SAFETY: lock held; the caller's obligations.
         let bound = self.locked(|waiting, _| unsafe {
             if waiting.list.is_empty() {
                 waiting.mutex = mutex_id;
@@ -49,26 +76,16 @@ impl<P: Park> RawCondvar<P> {
             bound,
             "concur-core: a RawCondvar was used with two different mutexes at once"
         );
-        // From here on every path out, an unwind included, goes through
-        // `Linked::end`: leave the list (or read the outcome), lock the
-        // mutex again, pass a `notify_all` chain on.
-        let linked = Linked {
-            condvar: self,
-            node,
-            mutex,
-            outcome: None,
-            relocked: false,
-        };
-        // SAFETY: the caller holds `mutex`.
-        unsafe { mutex.unlock() };
-        linked
     }
 
     /// Ends a wait whose node word has `DONE` or `INTERRUPTED`: leaves the
     /// list if still linked (`Err`), else reads the outcome. `Ok(Some(w))`:
     /// notified by `notify_all`, and `w` is the word to wake next in its
     /// chain (the waiter two behind).
-    fn finish_wait(&self, node: &Waiter<P>) -> Result<Option<*const AtomicU32>, Interrupted> {
+    pub(crate) fn finish_wait(
+        &self,
+        node: &Waiter<P>,
+    ) -> Result<Option<*const AtomicU32>, Interrupted> {
         let node_ptr: *const Waiter<P> = node;
         if node.word().load(Ordering::Acquire) & DONE == 0 {
             // SAFETY: lock held; our node is linked here unless a notifier

@@ -132,6 +132,11 @@ impl<'a, P: Park> LockFuture<'a, P> {
         // SAFETY: a field of a pinned struct that is never moved out.
         unsafe { self.map_unchecked(|this| this.wait.node()) }
     }
+
+    /// A resolved future takes the lock again on its next poll.
+    pub(crate) fn rearm(&mut self) {
+        self.wait.rearm();
+    }
 }
 
 impl<P: Park> Future for LockFuture<'_, P> {

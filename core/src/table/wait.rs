@@ -142,6 +142,16 @@ impl<P: Park> TableWait<P> {
         }
     }
 
+    /// A resolved (or never polled) wait starts over on its next poll,
+    /// with the same node.
+    pub(crate) fn rearm(&mut self) {
+        assert!(
+            matches!(self.phase, Phase::Start | Phase::Finished),
+            "concur-core: a lock future rearmed while it waits"
+        );
+        self.phase = Phase::Start;
+    }
+
     fn finish(&mut self, result: Result<(), Interrupted>) -> Result<(), Interrupted> {
         self.phase = Phase::Finished;
         self.node.end_task();

@@ -59,3 +59,22 @@ pub unsafe fn free((raw, layout): (*mut u8, std::alloc::Layout)) {
     // the global allocator.
     unsafe { std::alloc::dealloc(raw, layout) };
 }
+
+/// Runs `fut` to the end on this thread, parking between polls (the core
+/// has no executor dependency).
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let Poll::Ready(out) = poll(fut.as_mut(), &waker) {
+            return out;
+        }
+        std::thread::park();
+    }
+}

@@ -11,6 +11,15 @@
 //! takes its arrival back (`arrived -= 1`) under the mutex, so the round
 //! then needs one more arrival, exactly as if it had never come. One whose
 //! round completed first returns as a follower: the round counted it.
+//!
+//! A future ([`RawBarrier::wait_async`]) arrives the same way and waits on
+//! the same condvar as a task ([`CondvarFuture`](crate::CondvarFuture));
+//! dropped while it waits, it takes its arrival back like an interrupted
+//! thread.
+
+mod task;
+
+pub use task::BarrierFuture;
 
 use core::pin::Pin;
 

@@ -3,6 +3,10 @@
 //! cancel or a deadline ends exactly one wait, and a `notify_all` that wakes
 //! the waiters two at a time instead of all at once).
 
+mod task;
+
+pub use task::CondvarWait;
+
 use std::fmt;
 
 use concur_core::RawCondvar;
