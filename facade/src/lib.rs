@@ -69,6 +69,8 @@
 //! | [`Condvar::wait_ctx`] | [`Condvar::wait_async`] | [`future::CondvarWait`] |
 //! | [`Condvar::wait_while_ctx`] | [`Condvar::wait_while_async`] | an `async fn`'s |
 //! | [`Barrier::wait_ctx`] | [`Barrier::wait_async`] | [`future::BarrierWait`] |
+//! | [`Group::wait`] | [`Group::wait_async`] | an `async fn`'s |
+//! | [`Group::go`], [`Group::spawn`] | [`Group::go_async`], [`Group::spawn_async`] (await room in a full group) | an `impl Future` |
 //! | [`Context::wait`] | [`Context::done`] | [`future::Done`] |
 //!
 //! The mutex and the rwlock keep no queue (`Mutex<()>` is one `AtomicU32`):
@@ -81,7 +83,9 @@
 //! The wait group's and the once cell's futures wait in the same table.
 //! A condvar's waiting task is in the condvar's own list, beside its
 //! threads, and takes the mutex back as a future; the barrier waits on
-//! its condvar. The group's twins are not built yet.
+//! its condvar, and the group waits on its condvars the same way. (A
+//! [`scope`]'s tasks borrow the caller's stack, so it has no async form:
+//! its wait must not be skipped by dropping a future.)
 //!
 //! ```
 //! use std::sync::Arc;

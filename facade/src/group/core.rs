@@ -89,7 +89,7 @@ pub(crate) struct Core<'env> {
     pub(super) queue: SegQueue<Task<'env>>,
     pub(super) idle: CachePadded<AtomicUsize>,
     pub(super) blocked: AtomicUsize,
-    waiting: AtomicUsize,
+    pub(super) waiting: AtomicUsize,
     pub(super) live: AtomicUsize,
     /// Whether an idle worker is spinning; at most one does, so spinning
     /// never takes a core from the submitter or from a working worker.
@@ -100,7 +100,7 @@ pub(crate) struct Core<'env> {
     /// Submitters sleep here for room.
     pub(super) space: Condvar,
     /// `wait` callers sleep here for nothing unfinished.
-    done: Condvar,
+    pub(super) done: Condvar,
     pub(super) limit: usize,
     pub(super) cancel_on_error: bool,
     pub(super) max_errors: usize,
@@ -159,7 +159,7 @@ impl<'env> Core<'env> {
 
     /// Tasks unfinished now (`SeqCst`: sleepers read it after counting
     /// themselves in).
-    fn unfinished(&self) -> usize {
+    pub(super) fn unfinished(&self) -> usize {
         // `finished` first: every task it counts was admitted before.
         let finished = self.finished.load(Ordering::SeqCst);
         unfinished(self.admission.admitted.load(Ordering::SeqCst), finished)

@@ -43,6 +43,7 @@ mod error;
 mod job;
 mod scope;
 mod submit;
+mod task;
 mod worker;
 
 use std::fmt;

@@ -25,7 +25,7 @@ const BATCH: usize = 64;
 impl<'env> Core<'env> {
     /// Counts up to `n` tasks in if there is room; returns how many, and
     /// the index of the first.
-    fn try_admit(&self, n: usize) -> (usize, u64) {
+    pub(super) fn try_admit(&self, n: usize) -> (usize, u64) {
         let admission = &self.admission;
         let mut admitted = admission.admitted.load(Ordering::Relaxed);
         loop {
@@ -169,7 +169,12 @@ impl<'env> Core<'env> {
     }
 
     /// Queues admitted tasks (numbered from `first`) and gets them taken.
-    fn push(&self, tasks: impl Iterator<Item = Task<'env>>, first: u64, start: &Start<'_>) {
+    pub(super) fn push(
+        &self,
+        tasks: impl Iterator<Item = Task<'env>>,
+        first: u64,
+        start: &Start<'_>,
+    ) {
         for (index, mut task) in (first..).zip(tasks) {
             task.index = index;
             self.queue.push(task);
