@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use concur_sync::{Context, Error, Semaphore};
 
+use crate::measure::Distribution;
 use crate::Group;
 
 /// Which implementation passes the token in a ping-pong.
@@ -285,6 +286,53 @@ pub fn mutex_cancel_latency(samples: usize, bystanders: usize) -> Vec<Duration> 
         drop(held);
         out
     })
+}
+
+/// The latency distributions of the report: wake-up round trips, cancels
+/// and deadline overshoots, `pings`, `cancels` and `deadlines` samples.
+pub fn distributions(pings: usize, cancels: usize, deadlines: usize) -> Vec<Distribution> {
+    let mut dists: Vec<Distribution> = PingPong::ALL
+        .into_iter()
+        .map(|kind| {
+            Distribution::new(
+                kind.series(),
+                "wake-up round trip (two hand-overs)",
+                ping_pong(kind, pings),
+            )
+        })
+        .collect();
+    dists.push(Distribution::new(
+        "cancel_concur",
+        "cancel() to the blocked acquire returning",
+        cancel_latency(cancels),
+    ));
+    dists.push(Distribution::new(
+        "cancel_mutex_alone",
+        "cancel() to a blocked lock_ctx returning, the only sleeper",
+        mutex_cancel_latency(cancels, 0),
+    ));
+    dists.push(Distribution::new(
+        "cancel_mutex_of_8",
+        "the same with 7 more sleepers on the mutex (woken too)",
+        mutex_cancel_latency(cancels, 7),
+    ));
+    let ms = Duration::from_millis(1);
+    dists.push(Distribution::new(
+        "deadline_overshoot_concur",
+        "blocked acquire: return time minus the deadline (1 ms timeout)",
+        deadline_overshoot(deadlines, ms),
+    ));
+    dists.push(Distribution::new(
+        "deadline_overshoot_concur_lock_ctx",
+        "blocked lock_ctx: return time minus the deadline (1 ms timeout)",
+        lock_deadline_overshoot(deadlines, ms),
+    ));
+    dists.push(Distribution::new(
+        "deadline_overshoot_parking_lot",
+        "parking_lot try_lock_until on a held lock: return minus deadline (1 ms)",
+        parking_lot_deadline_overshoot(deadlines, ms),
+    ));
+    dists
 }
 
 /// The latency groups, timed in total for criterion.

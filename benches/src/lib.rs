@@ -21,6 +21,7 @@ pub mod pool;
 pub mod previous;
 pub mod render;
 pub mod sizes;
+pub mod task_latency;
 pub mod tasks;
 pub mod uncontended;
 pub mod waits;

@@ -12,6 +12,11 @@
 //! * `mutex_async_uncontended` and `mutex_async_contended_8`: the same
 //!   two shapes for an awaited lock+unlock of a mutex, vs
 //!   `tokio::sync::Mutex` and `async_lock::Mutex`.
+//! * `semaphore_mixed`: 2 threads and 8 tasks (on 2 workers) take turns on
+//!   one permit; an iteration is one acquire+release by either. concur's
+//!   threads call the blocking `acquire`; tokio's semaphore has no blocking
+//!   acquire, so its threads use `Handle::block_on(sem.acquire())`, the
+//!   tokio way to call it from a plain thread.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -26,6 +31,7 @@ pub fn groups() -> Vec<Group> {
         semaphore_contended(),
         mutex_uncontended(),
         mutex_contended(),
+        semaphore_mixed(),
     ]
 }
 
@@ -217,5 +223,85 @@ fn mutex_contended() -> Group {
             tokio::task::yield_now().await;
             *guard += 1;
         })
+    })
+}
+
+/// Threads beside the tasks of `semaphore_mixed`.
+const THREADS: u64 = 2;
+
+/// Runs `n` turns: `TASKS` tasks on `rt` running `task_turn`, and
+/// `THREADS` threads running `thread_turn`, each an equal share.
+fn mixed_turns<S, F>(
+    rt: &tokio::runtime::Runtime,
+    sem: &Arc<S>,
+    n: u64,
+    task_turn: fn(Arc<S>) -> F,
+    thread_turn: fn(&S, &tokio::runtime::Handle),
+) -> Duration
+where
+    S: Send + Sync + 'static,
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let share = n.div_ceil(TASKS + THREADS);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..THREADS {
+            let (sem, handle) = (sem.clone(), rt.handle().clone());
+            s.spawn(move || {
+                for _ in 0..share {
+                    thread_turn(&sem, &handle);
+                }
+            });
+        }
+        rt.block_on(async {
+            let tasks: Vec<_> = (0..TASKS)
+                .map(|_| {
+                    let sem = sem.clone();
+                    tokio::spawn(async move {
+                        for _ in 0..share {
+                            task_turn(sem.clone()).await;
+                        }
+                    })
+                })
+                .collect();
+            for task in tasks {
+                task.await.expect("a bench task panicked");
+            }
+        });
+    });
+    start.elapsed() * n as u32 / (share * (TASKS + THREADS)) as u32
+}
+
+fn semaphore_mixed() -> Group {
+    let (rt, concur) = (workers(), Arc::new(concur_sync::Semaphore::new(1)));
+    let (rt_tokio, tokio_sem) = (workers(), Arc::new(tokio::sync::Semaphore::new(1)));
+    Group::new(
+        "semaphore_mixed",
+        "an acquire+release of 1 permit, 2 threads and 8 tasks (2 workers)",
+    )
+    .case("concur", move |n| {
+        mixed_turns(
+            &rt,
+            &concur,
+            n,
+            |sem| async move {
+                let ctx = concur_sync::Context::background();
+                let _permit = sem.acquire_async(&ctx, 1).await;
+                tokio::task::yield_now().await;
+            },
+            |sem, _| drop(black_box(sem.acquire(&concur_sync::Context::background(), 1))),
+        )
+    })
+    .case("tokio", move |n| {
+        mixed_turns(
+            &rt_tokio,
+            &tokio_sem,
+            n,
+            |sem| async move {
+                let _permit = sem.acquire().await;
+                tokio::task::yield_now().await;
+            },
+            |sem, handle| drop(black_box(handle.block_on(sem.acquire()))),
+        )
     })
 }

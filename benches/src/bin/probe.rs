@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Each argument is a prefix of group names; `--waits` adds the contended
-//! lock-wait distributions; `--runs N` repeats the whole measurement N
+//! lock-wait distributions, `--tasks` the async twins' latencies; `--runs N` repeats the whole measurement N
 //! times (a bar counts when the median of three runs meets it); `--case S`
 //! keeps only the cases whose name contains `S`, or is `S` if it starts
 //! with `=` (repeatable; for profiling one case).
@@ -18,17 +18,20 @@ use std::time::Duration;
 use concur_benches::measure::{measure_group, Settings};
 use concur_benches::render::{fmt_d, fmt_ns};
 use concur_benches::throughput_groups;
-use concur_benches::waits;
+use concur_benches::{task_latency, waits};
 
 fn main() {
     let mut prefixes = Vec::new();
     let mut runs = 1;
     let mut waits = false;
+    let mut tasks = false;
     let mut cases = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         if arg == "--waits" {
             waits = true;
+        } else if arg == "--tasks" {
+            tasks = true;
         } else if arg == "--case" {
             cases.push(args.next().expect("--case takes a name fragment"));
         } else if arg == "--runs" {
@@ -71,8 +74,15 @@ fn main() {
                 );
             }
         }
+        let mut dists = Vec::new();
         if waits {
-            for d in waits::distributions(settings.lock_waits) {
+            dists.extend(waits::distributions(settings.lock_waits));
+        }
+        if tasks {
+            dists.extend(task_latency::distributions(2_000));
+        }
+        {
+            for d in dists {
                 println!(
                     "run {run}: {:<28} n {:>8} p50 {:>9}  p99 {:>9}  p99.5 {:>9}  p99.8 {:>9}  p99.9 {:>9}  max {:>9}",
                     d.name,

@@ -16,11 +16,11 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use concur_benches::latency::{self, PingPong};
-use concur_benches::measure::{measure_group, Distribution, Settings};
+use concur_benches::latency;
+use concur_benches::measure::{measure_group, Settings};
 use concur_benches::render::{bar_chart, fmt_d, fmt_ns, machine};
 use concur_benches::waits::{self, Lock};
-use concur_benches::{sizes, throughput_groups};
+use concur_benches::{sizes, task_latency, throughput_groups};
 
 struct Bar {
     what: String,
@@ -47,7 +47,7 @@ impl Limit {
 /// The benchmark issue's bars on the ratio of two cases of one group:
 /// (description, group, numerator case, denominator case, limit).
 #[rustfmt::skip]
-const RATIO_BARS: [(&str, &str, &str, &str, Limit); 35] = [
+const RATIO_BARS: [(&str, &str, &str, &str, Limit); 36] = [
     ("Mutex uncontended, concur ÷ std (≤ 1.05)", "mutex_uncontended", "concur", "std", Limit::AtMost(1.05)),
     ("Mutex uncontended, concur ÷ parking_lot (≤ 1.0)", "mutex_uncontended", "concur", "parking_lot", Limit::AtMost(1.0)),
     ("lock_ctx(background) ÷ lock() (≤ 1.05)", "mutex_uncontended", "concur_lock_ctx_background", "concur", Limit::AtMost(1.05)),
@@ -59,6 +59,7 @@ const RATIO_BARS: [(&str, &str, &str, &str, Limit); 35] = [
     ("Async acquire with a live context ÷ background (≤ 1.3)", "semaphore_async_uncontended", "concur_live_context", "concur", Limit::AtMost(1.3)),
     ("Async mutex lock+unlock uncontended, concur ÷ tokio (≤ 0.6)", "mutex_async_uncontended", "concur", "tokio", Limit::AtMost(0.6)),
     ("Async mutex, 8 tasks on 2 workers, held across a yield, concur ÷ tokio (≤ 1.0)", "mutex_async_contended_8", "concur", "tokio", Limit::AtMost(1.0)),
+    ("Semaphore(1) shared by 2 threads and 8 tasks, concur ÷ tokio (≤ 1.0)", "semaphore_mixed", "concur", "tokio", Limit::AtMost(1.0)),
     ("Semaphore(1) contended, 2 threads, concur ÷ tokio (≤ 0.25)", "semaphore_contended_2", "concur", "tokio", Limit::AtMost(0.25)),
     ("Mutex contended, 2 threads, concur ÷ parking_lot (≤ 1.1)", "mutex_contended_2", "concur", "parking_lot", Limit::AtMost(1.1)),
     ("Mutex contended, 8 threads, concur ÷ parking_lot (≤ 1.1)", "mutex_contended_8", "concur", "parking_lot", Limit::AtMost(1.1)),
@@ -118,47 +119,8 @@ fn main() {
         eprintln!("measured {name} in {:.1} s", began.elapsed().as_secs_f64());
     }
     eprintln!("measuring latency distributions");
-    let mut dists: Vec<Distribution> = PingPong::ALL
-        .into_iter()
-        .map(|kind| {
-            Distribution::new(
-                kind.series(),
-                "wake-up round trip (two hand-overs)",
-                latency::ping_pong(kind, settings.pings),
-            )
-        })
-        .collect();
-    dists.push(Distribution::new(
-        "cancel_concur",
-        "cancel() to the blocked acquire returning",
-        latency::cancel_latency(settings.cancels),
-    ));
-    dists.push(Distribution::new(
-        "cancel_mutex_alone",
-        "cancel() to a blocked lock_ctx returning, the only sleeper",
-        latency::mutex_cancel_latency(settings.cancels, 0),
-    ));
-    dists.push(Distribution::new(
-        "cancel_mutex_of_8",
-        "the same with 7 more sleepers on the mutex (woken too)",
-        latency::mutex_cancel_latency(settings.cancels, 7),
-    ));
-    let ms = Duration::from_millis(1);
-    dists.push(Distribution::new(
-        "deadline_overshoot_concur",
-        "blocked acquire: return time minus the deadline (1 ms timeout)",
-        latency::deadline_overshoot(settings.deadlines, ms),
-    ));
-    dists.push(Distribution::new(
-        "deadline_overshoot_concur_lock_ctx",
-        "blocked lock_ctx: return time minus the deadline (1 ms timeout)",
-        latency::lock_deadline_overshoot(settings.deadlines, ms),
-    ));
-    dists.push(Distribution::new(
-        "deadline_overshoot_parking_lot",
-        "parking_lot try_lock_until on a held lock: return minus deadline (1 ms)",
-        latency::parking_lot_deadline_overshoot(settings.deadlines, ms),
-    ));
+    let mut dists = latency::distributions(settings.pings, settings.cancels, settings.deadlines);
+    dists.extend(task_latency::distributions(settings.cancels));
     dists.extend(waits::distributions(settings.lock_waits));
     let elapsed = started.elapsed();
 
@@ -207,6 +169,36 @@ fn main() {
             met: overshoot_p99 < Duration::from_millis(1),
         },
     ]);
+    // The async twins' latencies, each beside the tokio way (p50, p99).
+    for (what, ours, theirs, limit) in [
+        ("Task wake-up", "task_wake_concur", "task_wake_tokio", 1.2),
+        (
+            "Task cancel",
+            "task_cancel_concur",
+            "task_cancel_tokio",
+            1.2,
+        ),
+        (
+            "Task deadline overshoot",
+            "task_deadline_overshoot_concur",
+            "task_deadline_overshoot_tokio",
+            1.0,
+        ),
+    ] {
+        for (q, label) in [(0.5, "p50"), (0.99, "p99")] {
+            let ratio =
+                dist(ours).quantile(q).as_secs_f64() / dist(theirs).quantile(q).as_secs_f64();
+            bars.push(Bar {
+                what: format!("{what} {label}, concur ÷ tokio (≤ {limit})"),
+                measured: format!(
+                    "{ratio:.2}x ({} vs {})",
+                    fmt_d(dist(ours).quantile(q)),
+                    fmt_d(dist(theirs).quantile(q))
+                ),
+                met: Limit::AtMost(limit).allows(ratio),
+            });
+        }
+    }
     // Fairness: the tail of the waits behind the throughput.
     for threads in [2, 8] {
         let p999 = |lock: Lock| dist(lock.series(threads)).quantile(0.999);
