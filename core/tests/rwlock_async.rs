@@ -229,3 +229,35 @@ fn a_waker_polling_another_reader_inline_while_readers_are_woken() {
     // SAFETY: every future that borrowed the lock is dropped above.
     drop(unsafe { Box::from_raw(raw) });
 }
+
+/// The table's wake of one writer walks past the lock's readers (their
+/// keys differ in the low bit) to the writer behind them.
+#[test]
+fn a_reader_ahead_in_the_table_does_not_hide_a_writer() {
+    let l: RawRwLock = RawRwLock::new();
+    let (reader_count, reader_waker) = counting();
+    let (writer_count, writer_waker) = counting();
+    l.write();
+    let mut read = pin!(l.read_async());
+    let mut write = pin!(l.write_async());
+    assert!(
+        poll(read.as_mut(), &reader_waker).is_pending(),
+        "linked first"
+    );
+    assert!(
+        poll(write.as_mut(), &writer_waker).is_pending(),
+        "linked behind it"
+    );
+    write_unlock(&l); // a writer waits: it goes first
+    assert_eq!(
+        wakes(&writer_count),
+        1,
+        "the writer behind the reader was woken"
+    );
+    assert_eq!(wakes(&reader_count), 0);
+    assert_eq!(poll(write.as_mut(), &writer_waker), Poll::Ready(Ok(())));
+    write_unlock(&l);
+    assert_eq!(wakes(&reader_count), 1);
+    assert_eq!(poll(read.as_mut(), &reader_waker), Poll::Ready(Ok(())));
+    read_unlock(&l);
+}

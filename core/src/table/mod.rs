@@ -233,10 +233,14 @@ impl<P: Park> TaskTable<P> {
                         continue;
                     }
                     others = true;
-                    more = node_key == key;
-                    // A wake-one needs to know only that the lock keeps
-                    // some node; a wake-all also whether to go round again.
-                    if limit == 1 || more {
+                    if node_key == key {
+                        // Past the limit: a wake-all goes round again.
+                        more = true;
+                        break;
+                    }
+                    // A wake-one that has woken its node needs to know
+                    // only that the lock keeps another.
+                    if limit == 1 && woken == 1 {
                         break;
                     }
                 }
