@@ -289,7 +289,11 @@ fn semaphore_mixed() -> Group {
                 let _permit = sem.acquire_async(&ctx, 1).await;
                 tokio::task::yield_now().await;
             },
-            |sem, _| drop(black_box(sem.acquire(&concur_sync::Context::background(), 1))),
+            |sem, _| {
+                drop(black_box(
+                    sem.acquire(&concur_sync::Context::background(), 1),
+                ))
+            },
         )
     })
     .case("tokio", move |n| {

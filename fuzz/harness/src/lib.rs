@@ -14,6 +14,7 @@
 
 pub mod condvar;
 pub mod context;
+pub mod futures;
 pub mod group;
 pub mod park;
 pub mod rwlock;
@@ -25,7 +26,7 @@ pub mod waitlist;
 pub type Target = fn(&[u8]);
 
 /// The fuzz targets, by name (the directories under `fuzz/corpus`).
-pub const TARGETS: [(&str, Target); 8] = [
+pub const TARGETS: [(&str, Target); 9] = [
     ("semaphore", semaphore::run),
     ("semaphore_barging", semaphore::barging::run),
     ("waitlist", waitlist::run),
@@ -34,6 +35,7 @@ pub const TARGETS: [(&str, Target); 8] = [
     ("group", group::run),
     ("threads", threads::run),
     ("condvar", condvar::run),
+    ("futures", futures::run),
 ];
 
 /// Decodes the next operation, or `None` when the input is used up

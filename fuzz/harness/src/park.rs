@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 
 use std::sync::atomic::AtomicU32;
 
+use concur_core::table::TaskTable;
 use concur_core::{NoDeadline, Park, TimedOut};
 
 /// Records wakes; a blocking wait is a harness bug and aborts.
@@ -58,6 +59,10 @@ unsafe impl Park for StepPark {
                 all: true,
             })
         });
+    }
+    fn task_table<'a>() -> Option<&'a TaskTable<Self>> {
+        static TABLE: TaskTable<StepPark> = TaskTable::new();
+        Some(&TABLE)
     }
 }
 

@@ -102,3 +102,8 @@ fn threads() {
 fn condvar() {
     replay("condvar", 3000);
 }
+
+#[test]
+fn futures() {
+    replay("futures", 3000);
+}
