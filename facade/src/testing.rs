@@ -66,3 +66,27 @@ impl Drop for LeakGuard {
         );
     }
 }
+
+/// Stops the deadline timer thread if no wait is scheduled on it, and
+/// waits for it to exit; returns whether it is stopped (`false`: waits
+/// with deadlines are pending, and it runs on). The next wait that needs
+/// it starts it again.
+///
+/// The timer thread serves every future's deadline and lives for the
+/// process otherwise. Call this at the end of a test that awaited with a
+/// deadline where threads left running count against the test (Miri
+/// reports them as leaks).
+///
+/// ```
+/// use std::time::Duration;
+/// use concur_sync::{testing, Context, Error, Semaphore};
+///
+/// let sem = Semaphore::new(0);
+/// let ctx = Context::background().with_timeout(Duration::from_millis(1));
+/// let got = futures::executor::block_on(sem.acquire_async(&ctx, 1));
+/// assert_eq!(got.err(), Some(Error::DeadlineExceeded));
+/// assert!(testing::stop_timer(), "nothing waits: the timer stops");
+/// ```
+pub fn stop_timer() -> bool {
+    crate::timer::stop()
+}

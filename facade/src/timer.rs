@@ -6,7 +6,8 @@
 //! built with `--cfg concur_timer_fallback`), blocked threads too.
 //!
 //! A program that never awaits with a deadline on Linux, Android or
-//! Windows never starts it.
+//! Windows never starts it. [`testing::stop_timer`](crate::testing::stop_timer)
+//! stops an idle one (for tests that must end with no thread left).
 //!
 //! An entry is a blocked call's waiter, keyed by (deadline, id) in a
 //! `BTreeMap` behind one mutex. The call links it before it blocks and
@@ -22,6 +23,7 @@ use std::collections::BTreeMap;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use concur_core::Waiter;
@@ -44,33 +46,75 @@ unsafe impl Send for Entry {}
 struct Timer {
     state: Mutex<State>,
     wake: Condvar,
+    /// The running thread's handle, for [`stop`] to join.
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct State {
     entries: BTreeMap<Key, Entry>,
     next_id: u64,
+    /// A thread runs (or is being started) for these entries.
+    running: bool,
+    /// [`stop`] asks the thread to exit once it has no entries.
+    stop: bool,
 }
 
-/// The timer, with its thread started if the OS lets us. If it does not,
-/// the error is reported and the entries wait for a later call to start it
-/// (see `background`).
+/// The timer (its thread is started by the first entry).
 fn timer() -> &'static Timer {
     static TIMER: OnceLock<Timer> = OnceLock::new();
-    static THREAD: Background = Background::new();
-    let timer = TIMER.get_or_init(|| Timer {
+    TIMER.get_or_init(|| Timer {
         state: Mutex::new(State {
             entries: BTreeMap::new(),
             next_id: 0,
+            running: false,
+            stop: false,
         }),
         wake: Condvar::new(),
-    });
-    THREAD.ensure("deadline timer", || {
-        std::thread::Builder::new()
+        thread: Mutex::new(None),
+    })
+}
+
+/// Starts the thread for the entries (called when an entry found none
+/// running, with the state lock released). If the OS refuses, the error
+/// is reported and the entries wait for a later entry to start it (see
+/// `background`).
+fn start(timer: &'static Timer) {
+    let spawned = Background::new().ensure("deadline timer", || {
+        let handle = std::thread::Builder::new()
             .name("concur-timer".into())
-            .spawn(move || run(timer))
-            .map(drop)
+            .spawn(move || run(timer))?;
+        *timer.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        Ok(())
     });
-    timer
+    if !spawned {
+        lock(timer).running = false;
+    }
+}
+
+/// Stops the timer thread if it has no entries, and waits for it to exit;
+/// the next entry starts a new one. `false` if entries are waiting (the
+/// thread runs on). For tests that must end with no thread of the crate
+/// running (Miri reports threads left behind as leaks).
+pub(crate) fn stop() -> bool {
+    let timer = timer();
+    {
+        let mut state = lock(timer);
+        if !state.entries.is_empty() {
+            return false;
+        }
+        state.stop = true;
+    }
+    timer.wake.notify_all();
+    let handle = timer
+        .thread
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    if let Some(handle) = handle {
+        let _ = handle.join();
+    }
+    lock(timer).stop = false;
+    true
 }
 
 fn lock(timer: &Timer) -> MutexGuard<'_, State> {
@@ -93,8 +137,11 @@ impl<'a> Scheduled<'a> {
         state.next_id += 1;
         let earliest = state.entries.keys().next().is_none_or(|first| key < *first);
         state.entries.insert(key, Entry(&*waiter));
+        let start_thread = !std::mem::replace(&mut state.running, true);
         drop(state);
-        if earliest {
+        if start_thread {
+            start(timer);
+        } else if earliest {
             timer.wake.notify_one();
         }
         Self {
@@ -126,6 +173,11 @@ impl Drop for Scheduled<'_> {
 fn run(timer: &Timer) {
     let mut state = lock(timer);
     loop {
+        if state.stop && state.entries.is_empty() {
+            // An entry that comes after this starts a new thread.
+            state.running = false;
+            return;
+        }
         let now = Instant::now();
         let mut wakers = Vec::new();
         while let Some(entry) = state.entries.first_entry() {
