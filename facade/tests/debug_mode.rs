@@ -258,3 +258,29 @@ fn a_task_waiting_too_long_names_its_async_call_site() {
     seen.cancel();
     task.join().unwrap();
 }
+
+/// A blocking wait made from inside a future (a thread that is polling
+/// one, as an executor's worker is) never panics, and is reported when it
+/// waits too long, like any other.
+#[test]
+fn a_blocking_wait_inside_a_poll_is_reported_too() {
+    log();
+    let m = Arc::new(Mutex::new(()));
+    let guard = m.lock();
+    let (tx, rx) = mpsc::channel();
+    let line = line!() + 6;
+    let worker = {
+        let m = m.clone();
+        thread::spawn(move || {
+            futures::executor::block_on(async move {
+                tx.send(()).unwrap();
+                drop(m.lock());
+            })
+        })
+    };
+    rx.recv().unwrap();
+    let event = wait_for_line(|e| e.contains("mutex waiting too long") && e.contains(&site(line)));
+    assert!(event.contains(&format!("waiter={}", site(line))), "{event}");
+    drop(guard);
+    worker.join().unwrap();
+}
