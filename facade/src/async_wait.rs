@@ -13,8 +13,8 @@ use std::pin::Pin;
 use std::task::{ready, Context as TaskContext, Poll};
 
 use concur_core::{
-    AcquireFuture, BarrierFuture, BeginFuture, CondvarFuture, DefaultPark, LockFuture, ReadFuture,
-    WaitFuture, Waiter, WriteFuture,
+    AcquireFuture, BarrierFuture, BeginFuture, CondvarFuture, DefaultPark, Interrupted, LockFuture,
+    ReadFuture, WaitFuture, Waiter, WriteFuture,
 };
 
 use crate::context::Watch;
@@ -119,6 +119,35 @@ impl<'a, F: NodeFuture> AsyncWait<'a, F> {
         let inner = unsafe { Pin::new_unchecked(&mut self.waiting.assume_init_mut().inner) };
         let out = ready!(inner.poll(cx));
         Poll::Ready(finish(out, self.ctx))
+    }
+
+    /// [`poll`](Self::poll) for a wait that ends with nothing to hand
+    /// over (a lock taken, a count at zero): `free` is the fast path, and
+    /// `make` the core future to wait with when it fails.
+    ///
+    /// # Safety
+    /// As for [`poll`](Self::poll).
+    #[inline]
+    pub(crate) unsafe fn poll_unit(
+        &mut self,
+        cx: &mut TaskContext<'_>,
+        free: impl FnOnce() -> bool,
+        make: impl FnOnce() -> F,
+    ) -> Poll<Result<(), Error>>
+    where
+        F: Future<Output = Result<(), Interrupted>>,
+    {
+        // SAFETY: the caller's obligations.
+        unsafe {
+            self.poll(
+                cx,
+                || match free() {
+                    true => Start::Ready(Ok(())),
+                    false => Start::Wait(make()),
+                },
+                |out, ctx| out.map_err(|_| ctx.interrupted()),
+            )
+        }
     }
 
     /// Makes the wait in place and links it to the context; `Err` if the

@@ -9,7 +9,7 @@ use std::task::{Context as TaskContext, Poll};
 
 use concur_core::{DefaultPark, WaitCounter, WaitFuture, Waiter};
 
-use crate::async_wait::{AsyncWait, Start};
+use crate::async_wait::AsyncWait;
 use crate::{Context, Error};
 
 /// Counts outstanding tasks; [`wait`](WaitGroup::wait) blocks until the count
@@ -237,13 +237,10 @@ impl Future for WaitGroupWait<'_, '_> {
         let counter = &this.group.counter;
         // SAFETY: pinned with the future; the same closures every poll.
         unsafe {
-            this.wait.poll(
+            this.wait.poll_unit(
                 cx,
-                || match counter.count() {
-                    0 => Start::Ready(Ok(())),
-                    _ => Start::Wait(WaitFuture::new(counter, Waiter::new())),
-                },
-                |out, ctx| out.map_err(|_| ctx.interrupted()),
+                || counter.count() == 0,
+                || WaitFuture::new(counter, Waiter::new()),
             )
         }
     }

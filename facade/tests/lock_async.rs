@@ -11,7 +11,7 @@ use std::time::Duration;
 use concur_sync::{Context, Error, Mutex, RwLock};
 
 mod common;
-use common::{within, Rng};
+use common::{random_ctx, within, Rng};
 
 fn assert_send<T: Send>(_: &T) {}
 
@@ -136,15 +136,7 @@ fn threads_and_tasks_with_random_cancels_keep_mutual_exclusion() {
             rt.spawn(async move {
                 let mut rng = Rng(i + 1);
                 for _ in 0..200 {
-                    let (ctx, cancel) = Context::background().with_cancel();
-                    let ctx = if rng.below(100) < 20 {
-                        ctx.with_timeout(Duration::from_micros(rng.below(200)))
-                    } else {
-                        ctx
-                    };
-                    if rng.below(100) < 10 {
-                        cancel.cancel();
-                    }
+                    let (ctx, _cancel) = random_ctx(&mut rng);
                     let wait = m.lock_async(&ctx);
                     let guard = if rng.below(100) < 15 {
                         // Dropped at a random point of its wait.

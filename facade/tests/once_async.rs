@@ -95,7 +95,9 @@ fn a_context_ends_the_wait_for_a_slow_initializer() {
             });
             let waiter_ctx = Context::background().with_timeout(Duration::from_millis(10));
             let waiting = once.get_or_init_async(&waiter_ctx, || async { 2 });
+            // Biased: the slow one is polled first, so it is the runner.
             tokio::select! {
+                biased;
                 _ = slow => panic!("the slow initializer finished"),
                 got = waiting => assert_eq!(got, Err(Error::DeadlineExceeded)),
             }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use concur_sync::{Context, Error, Semaphore};
 
 mod common;
-use common::Rng;
+use common::{random_ctx, Rng};
 
 fn assert_send<T: Send>(_: &T) {}
 
@@ -226,15 +226,7 @@ fn threads_and_tasks_with_random_cancels_conserve_permits() {
                 let mut rng = Rng(i + 1);
                 for _ in 0..200 {
                     let n = 1 + rng.below(3);
-                    let (ctx, cancel) = Context::background().with_cancel();
-                    let ctx = if rng.below(100) < 20 {
-                        ctx.with_timeout(Duration::from_micros(rng.below(200)))
-                    } else {
-                        ctx
-                    };
-                    if rng.below(100) < 10 {
-                        cancel.cancel();
-                    }
+                    let (ctx, cancel) = random_ctx(&mut rng);
                     let wait = sem.acquire_async(&ctx, n);
                     let permit = if rng.below(100) < 15 {
                         // Dropped at a random point of its wait.

@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 use concur_core::{DefaultPark, LockFuture, Waiter};
 
 use super::{Mutex, MutexGuard};
-use crate::async_wait::{AsyncWait, Start};
+use crate::async_wait::AsyncWait;
 use crate::{Context, Error};
 
 impl<T: ?Sized> Mutex<T> {
@@ -81,13 +81,10 @@ impl<'a, T: ?Sized> Future for Lock<'a, '_, T> {
         let mutex = this.mutex;
         // SAFETY: pinned with the future; the same closures every poll.
         let polled = unsafe {
-            this.wait.poll(
+            this.wait.poll_unit(
                 cx,
-                || match mutex.raw.try_lock() {
-                    true => Start::Ready(Ok(())),
-                    false => Start::Wait(LockFuture::new(&mutex.raw, Waiter::new())),
-                },
-                |out, ctx| out.map_err(|_| ctx.interrupted()),
+                || mutex.raw.try_lock(),
+                || LockFuture::new(&mutex.raw, Waiter::new()),
             )
         };
         #[cfg(concur_debug)]

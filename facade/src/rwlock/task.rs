@@ -10,7 +10,7 @@ use std::task::{Context as TaskContext, Poll};
 use concur_core::{DefaultPark, ReadFuture, Waiter, WriteFuture};
 
 use super::{RwLock, RwLockReadGuard, RwLockWriteGuard};
-use crate::async_wait::{AsyncWait, Start};
+use crate::async_wait::AsyncWait;
 use crate::{Context, Error};
 
 impl<T: ?Sized> RwLock<T> {
@@ -79,92 +79,57 @@ impl<T: ?Sized> RwLock<T> {
     }
 }
 
-/// The future of [`RwLock::read_async`].
-#[must_use = "futures do nothing unless polled"]
-pub struct Read<'a, 'c, T: ?Sized> {
-    lock: &'a RwLock<T>,
-    wait: AsyncWait<'c, ReadFuture<'a, DefaultPark>>,
-    #[cfg(concur_debug)]
-    debug: crate::debug::AsyncSite<'a>,
+/// The two lock futures: a fast path, the core future it waits with, the
+/// guard it resolves to, and the debug record of the hold.
+macro_rules! lock_future {
+    ($(#[$doc:meta])* $name:ident, $guard:ident, $try:ident, $core:ident, $acquired:expr) => {
+        $(#[$doc])*
+        #[must_use = "futures do nothing unless polled"]
+        pub struct $name<'a, 'c, T: ?Sized> {
+            lock: &'a RwLock<T>,
+            wait: AsyncWait<'c, $core<'a, DefaultPark>>,
+            #[cfg(concur_debug)]
+            debug: crate::debug::AsyncSite<'a>,
+        }
+
+        impl<'a, T: ?Sized> Future for $name<'a, '_, T> {
+            type Output = Result<$guard<'a, T>, Error>;
+
+            #[inline]
+            fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+                // SAFETY: nothing is moved out; the wait stays pinned.
+                let this = unsafe { self.get_unchecked_mut() };
+                let lock = this.lock;
+                // SAFETY: pinned with the future; the same closures every poll.
+                let polled = unsafe {
+                    this.wait.poll_unit(
+                        cx,
+                        || lock.raw.$try(),
+                        || $core::new(&lock.raw, Waiter::new()),
+                    )
+                };
+                #[cfg(concur_debug)]
+                this.debug.polled(&lock.debug, "rwlock", &polled, $acquired);
+                polled.map(|result| result.map(|()| $guard { lock }))
+            }
+        }
+
+        impl<T: ?Sized> std::fmt::Debug for $name<'_, '_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("wait", &self.wait)
+                    .finish_non_exhaustive()
+            }
+        }
+    };
 }
 
-/// The future of [`RwLock::write_async`].
-#[must_use = "futures do nothing unless polled"]
-pub struct Write<'a, 'c, T: ?Sized> {
-    lock: &'a RwLock<T>,
-    wait: AsyncWait<'c, WriteFuture<'a, DefaultPark>>,
-    #[cfg(concur_debug)]
-    debug: crate::debug::AsyncSite<'a>,
+lock_future! {
+    /// The future of [`RwLock::read_async`].
+    Read, RwLockReadGuard, try_read, ReadFuture, |d, site| d.read_acquired(site)
 }
 
-impl<'a, T: ?Sized> Future for Read<'a, '_, T> {
-    type Output = Result<RwLockReadGuard<'a, T>, Error>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        // SAFETY: nothing is moved out; the wait stays pinned in the future.
-        let this = unsafe { self.get_unchecked_mut() };
-        let lock = this.lock;
-        // SAFETY: pinned with the future; the same closures every poll.
-        let polled = unsafe {
-            this.wait.poll(
-                cx,
-                || match lock.raw.try_read() {
-                    true => Start::Ready(Ok(())),
-                    false => Start::Wait(ReadFuture::new(&lock.raw, Waiter::new())),
-                },
-                |out, ctx| out.map_err(|_| ctx.interrupted()),
-            )
-        };
-        #[cfg(concur_debug)]
-        this.debug
-            .polled(&lock.debug, "rwlock", &polled, |d, site| {
-                d.read_acquired(site)
-            });
-        polled.map(|result| result.map(|()| RwLockReadGuard { lock }))
-    }
-}
-
-impl<'a, T: ?Sized> Future for Write<'a, '_, T> {
-    type Output = Result<RwLockWriteGuard<'a, T>, Error>;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        // SAFETY: nothing is moved out; the wait stays pinned in the future.
-        let this = unsafe { self.get_unchecked_mut() };
-        let lock = this.lock;
-        // SAFETY: pinned with the future; the same closures every poll.
-        let polled = unsafe {
-            this.wait.poll(
-                cx,
-                || match lock.raw.try_write() {
-                    true => Start::Ready(Ok(())),
-                    false => Start::Wait(WriteFuture::new(&lock.raw, Waiter::new())),
-                },
-                |out, ctx| out.map_err(|_| ctx.interrupted()),
-            )
-        };
-        #[cfg(concur_debug)]
-        this.debug
-            .polled(&lock.debug, "rwlock", &polled, |d, site| {
-                d.acquired("rwlock", site)
-            });
-        polled.map(|result| result.map(|()| RwLockWriteGuard { lock }))
-    }
-}
-
-impl<T: ?Sized> std::fmt::Debug for Read<'_, '_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Read")
-            .field("wait", &self.wait)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<T: ?Sized> std::fmt::Debug for Write<'_, '_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Write")
-            .field("wait", &self.wait)
-            .finish_non_exhaustive()
-    }
+lock_future! {
+    /// The future of [`RwLock::write_async`].
+    Write, RwLockWriteGuard, try_write, WriteFuture, |d, site| d.acquired("rwlock", site)
 }

@@ -62,3 +62,19 @@ impl Rng {
         self.0 % n
     }
 }
+
+/// A context for one wait of a stress run: cancellable, with a short
+/// deadline 20% of the time, already cancelled 10% of the time. Keep the
+/// handle alive for the wait (dropping it cancels).
+pub fn random_ctx(rng: &mut Rng) -> (concur_sync::Context, concur_sync::CancelHandle) {
+    let (ctx, cancel) = concur_sync::Context::background().with_cancel();
+    let ctx = if rng.below(100) < 20 {
+        ctx.with_timeout(Duration::from_micros(rng.below(200)))
+    } else {
+        ctx
+    };
+    if rng.below(100) < 10 {
+        cancel.cancel();
+    }
+    (ctx, cancel)
+}
