@@ -2,42 +2,17 @@
 //! threads, wakers that change between polls, and every way a pending
 //! future can be dropped or interrupted without losing a permit.
 
-use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use concur_core::{AcquireError, AcquireFuture, RawSemaphore, Snapshot, Waiter};
 
-/// A waker that counts its wakes.
-#[derive(Default)]
-struct Count(AtomicUsize);
-
-impl Wake for Count {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Count>, Waker) {
-    let count = Arc::new(Count::default());
-    let waker = Waker::from(count.clone());
-    (count, waker)
-}
-
-fn wakes(count: &Count) -> usize {
-    count.0.load(Ordering::SeqCst)
-}
-
-fn poll(
-    fut: Pin<&mut AcquireFuture<'_, concur_core::DefaultPark>>,
-    waker: &Waker,
-) -> Poll<Result<(), AcquireError>> {
-    fut.poll(&mut Context::from_waker(waker))
-}
+mod common;
+use common::tasks::{counting, poll, wakes, Panics};
 
 /// Waits (boundedly) until `sem` has `n` waiters queued.
 fn until_queued(sem: &RawSemaphore, n: usize) {
@@ -310,15 +285,6 @@ fn a_waker_may_reenter_the_semaphore() {
     sem.release(1);
     assert_eq!(reenter.1.load(Ordering::SeqCst), 1);
     assert_eq!(poll(fut.as_mut(), &waker), Poll::Ready(Ok(())));
-}
-
-/// A waker that panics when woken.
-struct Panics;
-
-impl Wake for Panics {
-    fn wake(self: Arc<Self>) {
-        panic!("a waker that panics");
-    }
 }
 
 #[test]

@@ -212,11 +212,8 @@ impl<P: Park> WaitCounter<P> {
 /// dropped with those futures leaked; their nodes leave the table.
 impl<P: Park> Drop for WaitCounter<P> {
     fn drop(&mut self) {
-        if self.state.load(Ordering::Relaxed) & TASKS != 0 {
-            if let Some(table) = P::task_table() {
-                table.purge(self.key());
-            }
-        }
+        let marked = self.state.load(Ordering::Relaxed) & TASKS != 0;
+        crate::table::purge_on_drop::<P>(marked, self.key());
     }
 }
 

@@ -21,9 +21,7 @@ impl<P: Park> WaitCounter<P> {
     /// Wakes every future waiting for zero (the `done` that reached it).
     #[cold]
     pub(super) fn wake_tasks(&self) {
-        if let Some(table) = P::task_table() {
-            table.wake(self.key(), true, || self.unmark());
-        }
+        crate::table::wake::<P>(self.key(), true, || self.unmark());
     }
 
     pub(super) fn key(&self) -> usize {
@@ -40,9 +38,6 @@ impl<P: Park> TableSide<P> for WaitCounter<P> {
         WaitCounter::key(self)
     }
     fn try_take(&self) -> bool {
-        self.count() == 0
-    }
-    fn retake(&self) -> bool {
         self.count() == 0
     }
     fn take_or_mark(&self) -> bool {

@@ -266,11 +266,8 @@ impl<P: Park> RawMutex<P> {
 /// table, so a lock made later at this address does not inherit them.
 impl<P: Park> Drop for RawMutex<P> {
     fn drop(&mut self) {
-        if self.word.load(Ordering::Relaxed) & TASKS != 0 {
-            if let Some(table) = P::task_table() {
-                table.purge(self.key());
-            }
-        }
+        let marked = self.word.load(Ordering::Relaxed) & TASKS != 0;
+        crate::table::purge_on_drop::<P>(marked, self.key());
     }
 }
 

@@ -62,9 +62,7 @@ impl<P: Park> RawMutex<P> {
     /// that saw `TASKS`, or a woken future that gives up).
     #[cold]
     pub(super) fn wake_task(&self) {
-        if let Some(table) = P::task_table() {
-            table.wake(self.key(), false, || self.unmark());
-        }
+        crate::table::wake::<P>(self.key(), false, || self.unmark());
     }
 
     pub(super) fn key(&self) -> usize {
@@ -81,9 +79,6 @@ impl<P: Park> TableSide<P> for RawMutex<P> {
         RawMutex::key(self)
     }
     fn try_take(&self) -> bool {
-        self.lock_fast()
-    }
-    fn retake(&self) -> bool {
         self.lock_fast()
     }
     fn take_or_mark(&self) -> bool {

@@ -196,11 +196,8 @@ impl<P: Park> OnceState<P> {
 /// only be dropped with those futures leaked; their nodes leave the table.
 impl<P: Park> Drop for OnceState<P> {
     fn drop(&mut self) {
-        if self.word.load(Ordering::Relaxed) & SLEEPERS != 0 {
-            if let Some(table) = P::task_table() {
-                table.purge(self.key());
-            }
-        }
+        let marked = self.word.load(Ordering::Relaxed) & SLEEPERS != 0;
+        crate::table::purge_on_drop::<P>(marked, self.key());
     }
 }
 

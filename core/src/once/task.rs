@@ -21,10 +21,8 @@ impl<P: Park> OnceState<P> {
     /// Wakes every future waiting for the runner (its finish).
     #[cold]
     pub(super) fn wake_tasks(&self) {
-        if let Some(table) = P::task_table() {
-            // `SLEEPERS` is cleared by the finish itself, before this.
-            table.wake(self.key(), true, || {});
-        }
+        // `SLEEPERS` is cleared by the finish itself, before this.
+        crate::table::wake::<P>(self.key(), true, || {});
     }
 
     pub(super) fn key(&self) -> usize {
@@ -37,9 +35,6 @@ impl<P: Park> TableSide<P> for OnceState<P> {
         OnceState::key(self)
     }
     fn try_take(&self) -> bool {
-        self.take_now()
-    }
-    fn retake(&self) -> bool {
         self.take_now()
     }
     fn take_or_mark(&self) -> bool {

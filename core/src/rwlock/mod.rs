@@ -206,10 +206,7 @@ impl<P: Park> RawRwLock<P> {
 /// be dropped with those futures leaked; their nodes leave the table.
 impl<P: Park> Drop for RawRwLock<P> {
     fn drop(&mut self) {
-        if self.state.load(Ordering::Relaxed) & TASKS != 0 {
-            if let Some(table) = P::task_table() {
-                table.purge(self.key());
-            }
-        }
+        let marked = self.state.load(Ordering::Relaxed) & TASKS != 0;
+        crate::table::purge_on_drop::<P>(marked, self.key());
     }
 }

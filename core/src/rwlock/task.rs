@@ -37,10 +37,8 @@ impl<P: Park> RawRwLock<P> {
     /// writer, or (with `readers`) every reader.
     #[cold]
     pub(super) fn wake_tasks(&self, readers: bool) {
-        if let Some(table) = P::task_table() {
-            let key = self.key() | usize::from(readers);
-            table.wake(key, readers, || self.unmark());
-        }
+        let key = self.key() | usize::from(readers);
+        crate::table::wake::<P>(key, readers, || self.unmark());
     }
 
     pub(super) fn key(&self) -> usize {
@@ -92,9 +90,6 @@ impl<P: Park> TableSide<P> for ReadSide<'_, P> {
         self.0.key() | 1
     }
     fn try_take(&self) -> bool {
-        self.0.try_read()
-    }
-    fn retake(&self) -> bool {
         self.0.try_read()
     }
     fn take_or_mark(&self) -> bool {

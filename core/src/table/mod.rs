@@ -124,6 +124,26 @@ impl<P: Park> Default for TaskTable<P> {
     }
 }
 
+/// [`TaskTable::wake`] on `P`'s table, if it has one (a parker without
+/// one has no futures linked anywhere).
+pub(crate) fn wake<P: Park>(key: usize, all: bool, unmark: impl Fn()) {
+    if let Some(table) = P::task_table() {
+        table.wake(key, all, unmark);
+    }
+}
+
+/// The drop of a primitive at `key` whose word says futures wait for it:
+/// only leaked ones can (a live one borrows the primitive), and their
+/// nodes leave `P`'s table, so a primitive made later at this address does
+/// not inherit them. `marked`: the word's bit for waiting futures.
+pub(crate) fn purge_on_drop<P: Park>(marked: bool, key: usize) {
+    if marked {
+        if let Some(table) = P::task_table() {
+            table.purge(key);
+        }
+    }
+}
+
 /// The lock a key belongs to: its address without the readers' bit.
 #[inline]
 pub(crate) fn lock_of(key: usize) -> usize {

@@ -30,8 +30,11 @@ pub(crate) trait TableSide<P: Park> {
     fn try_take(&self) -> bool;
     /// The wait begins (a writer counts itself as waiting).
     fn begin(&self) {}
-    /// Takes the lock if it is free, during the wait.
-    fn retake(&self) -> bool;
+    /// Takes the lock if it is free, during the wait (as before it, but
+    /// for a writer, who counts itself as waiting by then).
+    fn retake(&self) -> bool {
+        self.try_take()
+    }
     /// Under the bucket lock: takes the lock (`true`), or sets the word's
     /// tasks bit on the held word it saw (`false`), atomically.
     fn take_or_mark(&self) -> bool;
@@ -112,11 +115,7 @@ impl<P: Park> TableWait<P> {
                         return Poll::Ready(self.finish(Ok(())));
                     }
                     if self.node.is_interrupted() {
-                        self.phase = Phase::Finished;
-                        let ended = OnUnwind::new(|| self.node.end_task());
-                        lock.give_up(woken);
-                        ended.disarm();
-                        self.node.end_task();
+                        self.give_up(lock, woken);
                         return Poll::Ready(Err(Interrupted));
                     }
                     let Some(table) = P::task_table() else {
@@ -187,6 +186,13 @@ impl<P: Park> TableWait<P> {
                 self.node.is_done() || !self.leave(lock)
             }
         };
+        self.give_up(lock, woken);
+    }
+
+    /// Ends the wait without the lock: the side gives up (passing on a
+    /// wake it took; its wakers may unwind, and the node is let go then
+    /// too), and the node is let go.
+    fn give_up(&mut self, lock: &impl TableSide<P>, woken: bool) {
         self.phase = Phase::Finished;
         let ended = OnUnwind::new(|| self.node.end_task());
         lock.give_up(woken);
