@@ -192,7 +192,7 @@ mod assertions {
     };
 
     // Production sizes: a mutex is exactly one word. (Debug mode adds one
-    // lazily filled cell to the locks and the semaphore.)
+    // lazily filled cell to the locks, the semaphore and `Once`.)
     #[cfg(not(concur_debug))]
     const_assert_eq!(std::mem::size_of::<Mutex<()>>(), 4);
     // What the debug module's docs say debug mode costs.
@@ -203,6 +203,7 @@ mod assertions {
     #[cfg(not(concur_debug))]
     const_assert_eq!(std::mem::size_of::<Semaphore>(), 80);
     const_assert_eq!(std::mem::size_of::<WaitGroup>(), 8);
+    #[cfg(not(concur_debug))]
     const_assert_eq!(std::mem::size_of::<Once<()>>(), 4);
     // The waiter count, the list lock, the intrusive list and the mutex it
     // serves.

@@ -34,6 +34,8 @@ use crate::{Context, Error};
 /// ```
 pub struct Once<T> {
     state: OnceState,
+    #[cfg(concur_debug)]
+    debug: crate::debug::LockDebug,
     value: UnsafeCell<MaybeUninit<T>>,
 }
 
@@ -64,6 +66,8 @@ impl<T> Once<T> {
     pub const fn new() -> Self {
         Self {
             state: OnceState::new(),
+            #[cfg(concur_debug)]
+            debug: crate::debug::LockDebug::new(),
             value: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
@@ -82,6 +86,7 @@ impl<T> Once<T> {
 
     /// The value, initializing it with `init` if nobody has.
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn get_or_init(&self, init: impl FnOnce() -> T) -> &T {
         match self.get_or_try_init(|| Ok::<T, std::convert::Infallible>(init())) {
             Ok(value) => value,
@@ -92,6 +97,7 @@ impl<T> Once<T> {
     /// The value, initializing it with `init` if nobody has. If `init` fails
     /// (or panics) the cell stays empty for the next caller.
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn get_or_try_init<E>(&self, init: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
         if let Some(value) = self.get() {
             return Ok(value);
@@ -104,8 +110,20 @@ impl<T> Once<T> {
     /// once per cell (a loop over 1,024 cells ran 2x slower).
     #[cold]
     #[inline(never)]
+    #[cfg_attr(concur_debug, track_caller)]
     fn initialize<E>(&self, init: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
+        #[cfg(concur_debug)]
+        self.before_wait();
         self.run(self.state.begin(), init)
+    }
+
+    /// Debug mode: a wait for another caller's initializer orders this
+    /// cell after the locks the thread holds.
+    #[cfg(concur_debug)]
+    #[track_caller]
+    fn before_wait(&self) {
+        self.debug
+            .before_wait(crate::debug::Mode::Once, std::panic::Location::caller());
     }
 
     /// [`get_or_init`](Self::get_or_init) that stops waiting for another
@@ -113,6 +131,7 @@ impl<T> Once<T> {
     /// call unless the value is already there; a passed deadline fails it
     /// only if it has to wait for another caller's initializer (with nobody
     /// running one, this caller runs `init`).
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn get_or_init_ctx(&self, ctx: &Context, init: impl FnOnce() -> T) -> Result<&T, Error> {
         if let Some(value) = self.get() {
             return Ok(value);
@@ -120,6 +139,8 @@ impl<T> Once<T> {
         if let Some(err) = ctx.cancelled() {
             return Err(err);
         }
+        #[cfg(concur_debug)]
+        self.before_wait();
         let begin = ctx
             .block(|node| self.state.begin_interruptible(node))?
             .map_err(|_| ctx.interrupted())?;
@@ -181,10 +202,17 @@ impl<T> Once<T> {
         Ok(unsafe { (*self.value.get()).assume_init_ref() })
     }
 
+    #[cfg_attr(concur_debug, track_caller)]
     fn run<E>(&self, begin: Begin<'_>, init: impl FnOnce() -> Result<T, E>) -> Result<&T, E> {
         match begin {
             Begin::Complete => {}
             Begin::Run(guard) => {
+                // Debug mode: the locks `init` takes are ordered after the
+                // cell, until it returns or unwinds.
+                #[cfg(concur_debug)]
+                let _running = self
+                    .debug
+                    .running(crate::debug::Mode::Once, std::panic::Location::caller());
                 // If `init` panics, `guard` drops and the cell stays empty.
                 let value = init()?;
                 // SAFETY: we are the only runner (RUNNING) and nobody reads

@@ -176,7 +176,7 @@ impl Condvar {
         #[cfg(concur_debug)]
         let site = std::panic::Location::caller();
         #[cfg(concur_debug)]
-        mutex.debug().released();
+        mutex.debug().released(crate::debug::Mode::Mutex);
         // SAFETY: `guard` holds `mutex.raw()` (locked through it and not
         // released), and `RawCondvar::wait` holds it again on every path
         // out, so the guard stays true.
@@ -196,7 +196,9 @@ impl Condvar {
             },
         };
         #[cfg(concur_debug)]
-        mutex.debug().acquired("mutex", site);
+        mutex
+            .debug()
+            .acquired(crate::debug::Mode::Mutex, site, crate::debug::How::Thread);
         outcome
     }
 }

@@ -119,7 +119,7 @@ impl<'a: 'c, 'c, T: ?Sized> Future for CondvarWait<'a, 'c, T> {
                 || {
                     let held = guard.take().expect("concur: a condvar wait started twice");
                     #[cfg(concur_debug)]
-                    mutex.debug().released();
+                    mutex.debug().released(crate::debug::Mode::Mutex);
                     // The lock is the wait's now: released while it
                     // waits, held again when it resolves (or never
                     // released, if it ends before its first poll).
@@ -138,7 +138,11 @@ impl<'a: 'c, 'c, T: ?Sized> Future for CondvarWait<'a, 'c, T> {
             // again for a guard made anew.
             let guard = this.guard.take().unwrap_or_else(|| {
                 #[cfg(concur_debug)]
-                mutex.debug().acquired("mutex", this.site);
+                mutex.debug().acquired(
+                    crate::debug::Mode::Mutex,
+                    this.site,
+                    crate::debug::How::Task(cx.waker()),
+                );
                 MutexGuard { mutex }
             });
             (guard, outcome)

@@ -4,9 +4,9 @@
 //! the hold it starts.
 
 use std::panic::Location;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
-use super::watch::{LockDebug, WaitingGuard};
+use super::state::{How, LockDebug, Mode, WaitingGuard};
 use crate::Error;
 
 /// The debug record of one lock future; see the module docs.
@@ -25,26 +25,27 @@ impl<'a> AsyncSite<'a> {
         }
     }
 
-    /// After a poll of the future: a pending one counts as waiting, until
-    /// it resolves; one that took the lock starts a hold at the site
-    /// (through `acquired`).
+    /// After a poll of the future by the task `waker` wakes: a pending one
+    /// counts as waiting, until it resolves; one that took the lock starts
+    /// a hold of `mode` at the site, which orders that task's later
+    /// acquisitions.
     pub(crate) fn polled(
         &mut self,
         debug: &'a LockDebug,
-        kind: &'static str,
+        mode: Mode,
+        waker: &Waker,
         polled: &Poll<Result<(), Error>>,
-        acquired: impl FnOnce(&'a LockDebug, &'static Location<'static>),
     ) {
         match polled {
             Poll::Pending => {
                 if self.waiting.is_none() {
-                    self.waiting = Some(debug.waiting(kind, self.site));
+                    self.waiting = Some(debug.waiting(mode, self.site, How::Task(waker)));
                 }
             }
             Poll::Ready(result) => {
                 self.waiting = None;
                 if result.is_ok() {
-                    acquired(debug, self.site);
+                    debug.acquired(mode, self.site, How::Task(waker));
                 }
             }
         }

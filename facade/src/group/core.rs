@@ -105,6 +105,9 @@ pub(crate) struct Core<'env> {
     pub(super) cancel_on_error: bool,
     pub(super) max_errors: usize,
     pub(super) threads_started: AtomicUsize,
+    /// Debug mode: a running task holds the group, which `wait` waits for.
+    #[cfg(concur_debug)]
+    pub(super) debug: crate::debug::LockDebug,
 }
 
 impl<'env> Core<'env> {
@@ -138,6 +141,8 @@ impl<'env> Core<'env> {
             cancel_on_error,
             max_errors,
             threads_started: AtomicUsize::new(0),
+            #[cfg(concur_debug)]
+            debug: crate::debug::LockDebug::new(),
         }
     }
 
@@ -166,11 +171,15 @@ impl<'env> Core<'env> {
     }
 
     /// Waits for the admitted tasks (or `ctx`), then takes what went wrong.
+    #[cfg_attr(concur_debug, track_caller)]
     pub(super) fn wait(&self, ctx: &Context) -> Result<(), GroupError> {
         assert!(
             !self.on_own_worker(),
             "concur-sync: a group's task waited for its own group, which would wait for itself"
         );
+        #[cfg(concur_debug)]
+        self.debug
+            .before_wait(crate::debug::Mode::Group, Location::caller());
         let mut interrupted = None;
         if self.unfinished() > 0 {
             let state = self.lock();

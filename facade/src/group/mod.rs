@@ -247,6 +247,7 @@ impl<E> Group<E> {
     /// Blocks until every started task has finished (or `ctx` ends), then
     /// returns every error since the last wait. An early return says how
     /// many tasks are still unfinished ([`GroupError::unfinished`]).
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn wait(&self, ctx: &Context) -> Result<(), GroupError> {
         self.core.wait(ctx)
     }

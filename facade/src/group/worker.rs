@@ -150,7 +150,13 @@ impl<'env> Core<'env> {
             return;
         }
         slot.set(Some(task.site));
+        // Debug mode: the locks the task takes are ordered after the
+        // group, whose `wait` waits for the task.
+        #[cfg(concur_debug)]
+        let running = self.debug.running(crate::debug::Mode::Group, task.site);
         let failure = run(task);
+        #[cfg(concur_debug)]
+        drop(running);
         slot.set(None);
         let Some(failure) = failure else {
             // Finished and a success, in one step.

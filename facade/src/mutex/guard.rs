@@ -76,7 +76,7 @@ impl Held<'_> {
     #[inline]
     unsafe fn release(&self) {
         #[cfg(concur_debug)]
-        self.debug.released();
+        self.debug.released(crate::debug::Mode::Mutex);
         // SAFETY: the lock is held for the guard going away, and a futex
         // lock may be released from any thread.
         unsafe { self.raw.unlock() };

@@ -82,7 +82,11 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> MutexGuard<'_, T> {
         #[cfg(concur_debug)]
         if !self.raw.try_lock() {
-            let _waiting = self.debug.waiting("mutex", std::panic::Location::caller());
+            let _waiting = self.debug.waiting(
+                crate::debug::Mode::Mutex,
+                std::panic::Location::caller(),
+                crate::debug::How::Thread,
+            );
             self.raw.lock();
         }
         #[cfg(not(concur_debug))]
@@ -112,7 +116,11 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg_attr(concur_debug, track_caller)]
     fn lock_ctx_slow(&self, ctx: &Context) -> Result<MutexGuard<'_, T>, Error> {
         #[cfg(concur_debug)]
-        let _waiting = self.debug.waiting("mutex", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Mutex,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         match ctx.block(|node| self.raw.lock_interruptible(node))? {
             Ok(()) => Ok(self.guard()),
             Err(_) => Err(ctx.interrupted()),
@@ -123,7 +131,7 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
-        self.raw.try_lock().then(|| self.guard())
+        self.raw.try_lock().then(|| self.try_guard())
     }
 
     /// Locks, sleeping at most `timeout`; `None` if the lock did not come
@@ -170,7 +178,11 @@ impl<T: ?Sized> Mutex<T> {
     #[cfg_attr(concur_debug, track_caller)]
     fn lock_until_cold(&self, until: Until) -> Option<MutexGuard<'_, T>> {
         #[cfg(concur_debug)]
-        let _waiting = self.debug.waiting("mutex", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Mutex,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         wait::with_waiter(Some(until), |node| self.raw.lock_interruptible(node))
             .ok()
             .map(|()| self.guard())
@@ -202,11 +214,29 @@ impl<T: ?Sized> Mutex<T> {
         &self.debug
     }
 
+    /// The guard of a lock taken by a call that may block.
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     fn guard(&self) -> MutexGuard<'_, T> {
         #[cfg(concur_debug)]
-        self.debug.acquired("mutex", std::panic::Location::caller());
+        self.debug.acquired(
+            crate::debug::Mode::Mutex,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
+        MutexGuard { mutex: self }
+    }
+
+    /// The guard of a lock taken by `try_lock`, which cannot deadlock.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn try_guard(&self) -> MutexGuard<'_, T> {
+        #[cfg(concur_debug)]
+        self.debug.acquired(
+            crate::debug::Mode::Mutex,
+            std::panic::Location::caller(),
+            crate::debug::How::Try,
+        );
         MutexGuard { mutex: self }
     }
 }

@@ -89,9 +89,7 @@ impl<'a, T: ?Sized> Future for Lock<'a, '_, T> {
         };
         #[cfg(concur_debug)]
         this.debug
-            .polled(&mutex.debug, "mutex", &polled, |d, site| {
-                d.acquired("mutex", site)
-            });
+            .polled(&mutex.debug, crate::debug::Mode::Mutex, cx.waker(), &polled);
         polled.map(|result| result.map(|()| MutexGuard { mutex }))
     }
 }

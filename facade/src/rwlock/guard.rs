@@ -83,7 +83,7 @@ impl Held<'_> {
     #[inline]
     pub(super) unsafe fn release_read(&self) {
         #[cfg(concur_debug)]
-        self.debug.read_released();
+        self.debug.released(crate::debug::Mode::Read);
         // SAFETY: per the contract; any thread may release.
         unsafe { self.raw.read_unlock() };
     }
@@ -93,7 +93,7 @@ impl Held<'_> {
     #[inline]
     pub(super) unsafe fn release_write(&self) {
         #[cfg(concur_debug)]
-        self.debug.released();
+        self.debug.released(crate::debug::Mode::Write);
         // SAFETY: per the contract; any thread may release.
         unsafe { self.raw.write_unlock() };
     }
@@ -105,8 +105,12 @@ impl Held<'_> {
     pub(super) unsafe fn downgrade(&self) {
         #[cfg(concur_debug)]
         {
-            self.debug.released();
-            self.debug.read_acquired(std::panic::Location::caller());
+            self.debug.released(crate::debug::Mode::Write);
+            self.debug.acquired(
+                crate::debug::Mode::Read,
+                std::panic::Location::caller(),
+                crate::debug::How::Try,
+            );
         }
         // SAFETY: per the contract.
         unsafe { self.raw.downgrade() };

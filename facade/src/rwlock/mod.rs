@@ -78,7 +78,11 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read(&self) -> RwLockReadGuard<'_, T> {
         #[cfg(concur_debug)]
         if !self.raw.try_read() {
-            let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+            let _waiting = self.debug.waiting(
+                crate::debug::Mode::Read,
+                std::panic::Location::caller(),
+                crate::debug::How::Thread,
+            );
             self.raw.read();
         }
         #[cfg(not(concur_debug))]
@@ -99,7 +103,11 @@ impl<T: ?Sized> RwLock<T> {
             return Ok(self.read_guard());
         }
         #[cfg(concur_debug)]
-        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Read,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         match ctx.block(|node| self.raw.read_interruptible(node))? {
             Ok(()) => Ok(self.read_guard()),
             Err(_) => Err(ctx.interrupted()),
@@ -110,7 +118,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_read(&self) -> Option<RwLockReadGuard<'_, T>> {
-        self.raw.try_read().then(|| self.read_guard())
+        self.raw.try_read().then(|| self.try_read_guard())
     }
 
     /// Read-locks without queueing behind waiting writers: at once unless a
@@ -133,12 +141,16 @@ impl<T: ?Sized> RwLock<T> {
     pub fn read_recursive(&self) -> RwLockReadGuard<'_, T> {
         #[cfg(concur_debug)]
         if !self.raw.try_read_recursive() {
-            let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+            let _waiting = self.debug.waiting(
+                crate::debug::Mode::Read,
+                std::panic::Location::caller(),
+                crate::debug::How::ThreadRecursive,
+            );
             self.raw.read_recursive();
         }
         #[cfg(not(concur_debug))]
         self.raw.read_recursive();
-        self.read_guard()
+        self.recursive_read_guard()
     }
 
     /// Read-locks, sleeping at most `timeout`; `None` if that was not
@@ -173,7 +185,11 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(concur_debug, track_caller)]
     fn read_until_cold(&self, until: Until) -> Option<RwLockReadGuard<'_, T>> {
         #[cfg(concur_debug)]
-        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Read,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         wait::with_waiter(Some(until), |node| self.raw.read_interruptible(node))
             .ok()
             .map(|()| self.read_guard())
@@ -185,7 +201,11 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write(&self) -> RwLockWriteGuard<'_, T> {
         #[cfg(concur_debug)]
         if !self.raw.try_write() {
-            let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+            let _waiting = self.debug.waiting(
+                crate::debug::Mode::Write,
+                std::panic::Location::caller(),
+                crate::debug::How::Thread,
+            );
             self.raw.write();
         }
         #[cfg(not(concur_debug))]
@@ -206,7 +226,11 @@ impl<T: ?Sized> RwLock<T> {
             return Ok(self.write_guard());
         }
         #[cfg(concur_debug)]
-        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Write,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         match ctx.block(|node| self.raw.write_interruptible(node))? {
             Ok(()) => Ok(self.write_guard()),
             Err(_) => Err(ctx.interrupted()),
@@ -217,7 +241,7 @@ impl<T: ?Sized> RwLock<T> {
     #[inline]
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_write(&self) -> Option<RwLockWriteGuard<'_, T>> {
-        self.raw.try_write().then(|| self.write_guard())
+        self.raw.try_write().then(|| self.try_write_guard())
     }
 
     /// Write-locks, sleeping at most `timeout`; `None` if that was not
@@ -251,7 +275,11 @@ impl<T: ?Sized> RwLock<T> {
     #[cfg_attr(concur_debug, track_caller)]
     fn write_until_cold(&self, until: Until) -> Option<RwLockWriteGuard<'_, T>> {
         #[cfg(concur_debug)]
-        let _waiting = self.debug.waiting("rwlock", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Write,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         wait::with_waiter(Some(until), |node| self.raw.write_interruptible(node))
             .ok()
             .map(|()| self.write_guard())
@@ -275,19 +303,51 @@ impl<T: ?Sized> RwLock<T> {
         self.raw.is_write_locked()
     }
 
+    /// The guard of a read lock taken by a call that may block.
     #[cfg_attr(concur_debug, track_caller)]
     fn read_guard(&self) -> RwLockReadGuard<'_, T> {
         #[cfg(concur_debug)]
-        self.debug.read_acquired(std::panic::Location::caller());
+        self.debug_hold(crate::debug::Mode::Read, crate::debug::How::Thread);
         RwLockReadGuard { lock: self }
     }
 
+    /// The guard of `try_read`, which cannot deadlock.
+    #[cfg_attr(concur_debug, track_caller)]
+    fn try_read_guard(&self) -> RwLockReadGuard<'_, T> {
+        #[cfg(concur_debug)]
+        self.debug_hold(crate::debug::Mode::Read, crate::debug::How::Try);
+        RwLockReadGuard { lock: self }
+    }
+
+    /// The guard of `read_recursive`, which may read again while reading.
+    #[cfg_attr(concur_debug, track_caller)]
+    fn recursive_read_guard(&self) -> RwLockReadGuard<'_, T> {
+        #[cfg(concur_debug)]
+        self.debug_hold(crate::debug::Mode::Read, crate::debug::How::ThreadRecursive);
+        RwLockReadGuard { lock: self }
+    }
+
+    /// The guard of a write lock taken by a call that may block.
     #[cfg_attr(concur_debug, track_caller)]
     fn write_guard(&self) -> RwLockWriteGuard<'_, T> {
         #[cfg(concur_debug)]
-        self.debug
-            .acquired("rwlock", std::panic::Location::caller());
+        self.debug_hold(crate::debug::Mode::Write, crate::debug::How::Thread);
         RwLockWriteGuard { lock: self }
+    }
+
+    /// The guard of `try_write`, which cannot deadlock.
+    #[cfg_attr(concur_debug, track_caller)]
+    fn try_write_guard(&self) -> RwLockWriteGuard<'_, T> {
+        #[cfg(concur_debug)]
+        self.debug_hold(crate::debug::Mode::Write, crate::debug::How::Try);
+        RwLockWriteGuard { lock: self }
+    }
+
+    #[cfg(concur_debug)]
+    #[track_caller]
+    fn debug_hold(&self, mode: crate::debug::Mode, how: crate::debug::How<'_>) {
+        self.debug
+            .acquired(mode, std::panic::Location::caller(), how);
     }
 }
 

@@ -82,7 +82,7 @@ impl<T: ?Sized> RwLock<T> {
 /// The two lock futures: a fast path, the core future it waits with, the
 /// guard it resolves to, and the debug record of the hold.
 macro_rules! lock_future {
-    ($(#[$doc:meta])* $name:ident, $guard:ident, $try:ident, $core:ident, $acquired:expr) => {
+    ($(#[$doc:meta])* $name:ident, $guard:ident, $try:ident, $core:ident, $mode:ident) => {
         $(#[$doc])*
         #[must_use = "futures do nothing unless polled"]
         pub struct $name<'a, 'c, T: ?Sized> {
@@ -109,7 +109,8 @@ macro_rules! lock_future {
                     )
                 };
                 #[cfg(concur_debug)]
-                this.debug.polled(&lock.debug, "rwlock", &polled, $acquired);
+                this.debug
+                    .polled(&lock.debug, crate::debug::Mode::$mode, cx.waker(), &polled);
                 polled.map(|result| result.map(|()| $guard { lock }))
             }
         }
@@ -126,10 +127,10 @@ macro_rules! lock_future {
 
 lock_future! {
     /// The future of [`RwLock::read_async`].
-    Read, RwLockReadGuard, try_read, ReadFuture, |d, site| d.read_acquired(site)
+    Read, RwLockReadGuard, try_read, ReadFuture, Read
 }
 
 lock_future! {
     /// The future of [`RwLock::write_async`].
-    Write, RwLockWriteGuard, try_write, WriteFuture, |d, site| d.acquired("rwlock", site)
+    Write, RwLockWriteGuard, try_write, WriteFuture, Write
 }

@@ -14,6 +14,7 @@ use crate::wait::{self, Until};
 use crate::{Context, Error};
 
 pub use concur_core::{TryAcquireError, MAX_PERMITS};
+use permit::Blocking;
 pub use permit::{OwnedPermit, Permit};
 pub use task::Acquire;
 
@@ -159,7 +160,7 @@ impl Semaphore {
     #[cfg_attr(concur_debug, track_caller)]
     pub fn acquire(&self, ctx: &Context, n: u64) -> Result<Permit<'_>, Error> {
         self.acquire_raw(ctx, n)?;
-        Ok(Permit { sem: self, n })
+        Ok(self.permit(n, Blocking::Yes))
     }
 
     /// [`acquire`](Self::acquire) for an `Arc<Semaphore>`, returning a permit
@@ -168,7 +169,7 @@ impl Semaphore {
     #[cfg_attr(concur_debug, track_caller)]
     pub fn acquire_owned(self: Arc<Self>, ctx: &Context, n: u64) -> Result<OwnedPermit, Error> {
         self.acquire_raw(ctx, n)?;
-        Ok(OwnedPermit { sem: self, n })
+        Ok(self.owned_permit(n, Blocking::Yes))
     }
 
     #[inline]
@@ -199,9 +200,11 @@ impl Semaphore {
     #[cfg_attr(concur_debug, track_caller)]
     fn acquire_slow(&self, ctx: &Context, n: u64) -> Result<(), Error> {
         #[cfg(concur_debug)]
-        let _waiting = self
-            .debug
-            .waiting("semaphore", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Permit,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         ctx.block(|node| self.raw.acquire(node, n))?
             .map_err(|e| acquire_error(e, ctx.interrupted()))
     }
@@ -228,7 +231,7 @@ impl Semaphore {
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_acquire_for(&self, n: u64, timeout: Duration) -> Result<Permit<'_>, Error> {
         self.acquire_until(n, Until::After(timeout))?;
-        Ok(Permit { sem: self, n })
+        Ok(self.permit(n, Blocking::Yes))
     }
 
     /// [`try_acquire_for`](Self::try_acquire_for) with a deadline: waits until
@@ -237,7 +240,7 @@ impl Semaphore {
     #[cfg_attr(concur_debug, track_caller)]
     pub fn try_acquire_until(&self, n: u64, deadline: Instant) -> Result<Permit<'_>, Error> {
         self.acquire_until(n, Until::At(deadline))?;
-        Ok(Permit { sem: self, n })
+        Ok(self.permit(n, Blocking::Yes))
     }
 
     /// The per-call timeout forms: free permits at once, else a wait until
@@ -255,9 +258,11 @@ impl Semaphore {
     #[cfg_attr(concur_debug, track_caller)]
     fn acquire_until_cold(&self, n: u64, until: Until) -> Result<(), Error> {
         #[cfg(concur_debug)]
-        let _waiting = self
-            .debug
-            .waiting("semaphore", std::panic::Location::caller());
+        let _waiting = self.debug.waiting(
+            crate::debug::Mode::Permit,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
         wait::with_waiter(Some(until), |node| self.raw.acquire(node, n))
             .map_err(|e| acquire_error(e, Error::DeadlineExceeded))
     }
@@ -284,16 +289,18 @@ impl Semaphore {
     /// # Ok::<(), TryAcquireError>(())
     /// ```
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn try_acquire(&self, n: u64) -> Result<Permit<'_>, TryAcquireError> {
         self.raw.try_acquire(n)?;
-        Ok(Permit { sem: self, n })
+        Ok(self.permit(n, Blocking::No))
     }
 
     /// [`try_acquire`](Self::try_acquire) for an `Arc<Semaphore>`.
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn try_acquire_owned(self: Arc<Self>, n: u64) -> Result<OwnedPermit, TryAcquireError> {
         self.raw.try_acquire(n)?;
-        Ok(OwnedPermit { sem: self, n })
+        Ok(self.owned_permit(n, Blocking::No))
     }
 
     /// Returns `n` permits kept without a guard (see [`Permit::leak`]),

@@ -6,6 +6,56 @@ use std::sync::Arc;
 
 use super::Semaphore;
 
+/// Whether the call that made a permit could have blocked (which orders
+/// it after the locks its thread holds, in debug mode).
+#[derive(Clone, Copy)]
+pub(super) enum Blocking {
+    Yes,
+    No,
+}
+
+impl Semaphore {
+    /// The guard of `n` permits just taken, at the caller's site.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub(super) fn permit(&self, n: u64, blocking: Blocking) -> Permit<'_> {
+        self.permit_begun(blocking);
+        Permit { sem: self, n }
+    }
+
+    /// [`permit`](Self::permit) for an `Arc<Semaphore>`.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    pub(super) fn owned_permit(self: Arc<Self>, n: u64, blocking: Blocking) -> OwnedPermit {
+        self.permit_begun(blocking);
+        OwnedPermit { sem: self, n }
+    }
+
+    /// Debug mode's record of a permit guard made at the caller's site.
+    #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
+    fn permit_begun(&self, blocking: Blocking) {
+        let _ = blocking;
+        #[cfg(concur_debug)]
+        self.debug.acquired(
+            crate::debug::Mode::Permit,
+            std::panic::Location::caller(),
+            match blocking {
+                Blocking::Yes => crate::debug::How::Thread,
+                Blocking::No => crate::debug::How::Try,
+            },
+        );
+    }
+
+    /// Debug mode's record of a permit guard gone (released, leaked,
+    /// forgotten or merged).
+    #[inline]
+    pub(super) fn permit_ended(&self) {
+        #[cfg(concur_debug)]
+        self.debug.released(crate::debug::Mode::Permit);
+    }
+}
+
 /// Permits held from a [`Semaphore`]; released when dropped.
 ///
 /// ```
@@ -58,6 +108,7 @@ impl<'a> Permit<'a> {
     /// no longer fit wait (holding nothing) until it grows again.
     pub fn forget(self) {
         self.sem.raw.retire(self.n);
+        self.sem.permit_ended();
         std::mem::forget(self);
     }
 
@@ -65,6 +116,7 @@ impl<'a> Permit<'a> {
     /// [`Semaphore::release`].
     pub fn leak(self) -> u64 {
         let n = self.n;
+        self.sem.permit_ended();
         std::mem::forget(self);
         n
     }
@@ -100,9 +152,10 @@ impl<'a> Permit<'a> {
 
     /// Splits `n` of the held permits off into a permit of their own;
     /// `None` (and no change) if this holds fewer than `n`.
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn split(&mut self, n: u64) -> Option<Permit<'a>> {
         self.n = self.n.checked_sub(n)?;
-        Some(Permit { sem: self.sem, n })
+        Some(self.sem.permit(n, Blocking::No))
     }
 }
 
@@ -141,15 +194,14 @@ impl OwnedPermit {
     }
 
     /// As [`Permit::split`].
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn split(&mut self, n: u64) -> Option<OwnedPermit> {
         self.n = self.n.checked_sub(n)?;
-        Some(OwnedPermit {
-            sem: self.sem.clone(),
-            n,
-        })
+        Some(self.sem.clone().owned_permit(n, Blocking::No))
     }
 
     fn into_parts(self) -> (u64, Arc<Semaphore>) {
+        self.sem.permit_ended();
         let this = std::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so the Arc is moved
         // out exactly once.
@@ -160,6 +212,7 @@ impl OwnedPermit {
 impl Drop for Permit<'_> {
     #[inline]
     fn drop(&mut self) {
+        self.sem.permit_ended();
         self.sem.raw.release(self.n);
     }
 }
@@ -167,6 +220,7 @@ impl Drop for Permit<'_> {
 impl Drop for OwnedPermit {
     #[inline]
     fn drop(&mut self) {
+        self.sem.permit_ended();
         self.sem.raw.release(self.n);
     }
 }

@@ -41,11 +41,14 @@ impl Semaphore {
     /// # }).unwrap();
     /// ```
     #[inline]
+    #[cfg_attr(concur_debug, track_caller)]
     pub fn acquire_async<'a, 'c>(&'a self, ctx: &'c Context, n: u64) -> Acquire<'a, 'c> {
         Acquire {
             sem: self,
             n,
             wait: AsyncWait::new(ctx),
+            #[cfg(concur_debug)]
+            debug: crate::debug::AsyncSite::here(),
         }
     }
 
@@ -70,6 +73,8 @@ pub struct Acquire<'a, 'c> {
     sem: &'a Semaphore,
     n: u64,
     wait: AsyncWait<'c, AcquireFuture<'a, DefaultPark>>,
+    #[cfg(concur_debug)]
+    debug: crate::debug::AsyncSite<'a>,
 }
 
 impl<'a> Future for Acquire<'a, '_> {
@@ -81,7 +86,9 @@ impl<'a> Future for Acquire<'a, '_> {
         let this = unsafe { self.get_unchecked_mut() };
         let (sem, n) = (this.sem, this.n);
         // SAFETY: pinned with the future; the same closures every poll.
-        unsafe {
+        // (The permits are made without debug mode's record: `polled`
+        // below makes it, for this task.)
+        let polled = unsafe {
             this.wait.poll(
                 cx,
                 // Free permits are taken without making or linking anything.
@@ -95,7 +102,18 @@ impl<'a> Future for Acquire<'a, '_> {
                         .map_err(|e| acquire_error(e, ctx.interrupted()))
                 },
             )
-        }
+        };
+        #[cfg(concur_debug)]
+        this.debug.polled(
+            &sem.debug,
+            crate::debug::Mode::Permit,
+            cx.waker(),
+            &match &polled {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(r) => Poll::Ready(r.as_ref().map(drop).map_err(|e| *e)),
+            },
+        );
+        polled
     }
 }
 
