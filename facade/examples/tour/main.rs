@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use concur_sync::{Condvar, Context, Error, Group, Mutex, Semaphore, TaskError, WaitGroup};
 
+mod debug_step;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_target(false)
@@ -39,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     bounded_group_over_items()?;
     store_with_lock_ctx()?;
     bounded_fetches()?;
-    debug_mode();
+    debug_step::debug_mode();
     group_errors_in_a_job_span();
     deadline_ends_a_blocked_acquire();
     bounded_queue_on_a_condvar()?;
@@ -127,32 +129,6 @@ fn bounded_fetches() -> Result<(), Error> {
         peak.load(SeqCst)
     );
     Ok(())
-}
-
-/// 4. The debug build mode: locks held too long are reported while held.
-fn debug_mode() {
-    println!("4. Debug mode (--cfg concur_debug)");
-    #[cfg(concur_debug)]
-    {
-        concur_sync::debug::set_threshold(Duration::from_millis(100));
-        println!("   threshold 100 ms; a request handler holds the store's lock for 300 ms:");
-        let store = Mutex::new(HashMap::<&str, &str>::new());
-        thread::scope(|s| {
-            let guard = store.lock(); // reported as the holder
-            s.spawn(|| drop(store.lock())); // reported as waiting
-            thread::sleep(Duration::from_millis(300));
-            drop(guard);
-        });
-        println!();
-    }
-    #[cfg(not(concur_debug))]
-    println!(
-        "   this build is a production build: a Mutex<()> is {} bytes and no watchdog runs.\n   \
-         Rebuild with RUSTFLAGS=\"--cfg concur_debug\" to have locks held past a threshold\n   \
-         reported as `tracing` WARN events naming the holder's file:line, the duration\n   \
-         and the number of waiters, while the lock is still held.\n",
-        std::mem::size_of::<Mutex<()>>()
-    );
 }
 
 /// 5. Group errors logged through `tracing` inside a `job_id` span; a panic
