@@ -14,6 +14,7 @@ pub mod anchors;
 pub mod condvar;
 pub mod contended;
 pub mod deadlines;
+pub mod debug_cost;
 pub mod fanout;
 pub mod latency;
 pub mod measure;

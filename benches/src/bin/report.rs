@@ -122,6 +122,9 @@ fn main() {
     let mut dists = latency::distributions(settings.pings, settings.cancels, settings.deadlines);
     dists.extend(task_latency::distributions(settings.cancels));
     dists.extend(waits::distributions(settings.lock_waits));
+    eprintln!("measuring debug mode's cost (builds the probe with --cfg concur_debug)");
+    let debug_cost =
+        concur_benches::debug_cost::measure(&root, if quick { 2 } else { 7 }, &settings);
     let elapsed = started.elapsed();
 
     let group = |name: &str| {
@@ -363,6 +366,7 @@ fn main() {
         md.push_str(&concur_benches::previous::section(previous, &results));
         md.push('\n');
     }
+    md.push_str(&concur_benches::debug_cost::section(&debug_cost));
     let _ = writeln!(md, "## Sizes (bytes, this target)\n");
     let _ = writeln!(
         md,
