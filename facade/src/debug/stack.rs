@@ -243,7 +243,11 @@ mod tests {
         assert_eq!((taken.len(), stack.len()), (1, 1));
         drop(taken);
         drop(waker);
-        assert_eq!(dropped.load(Ordering::SeqCst), 1, "the last waker reference dropped");
+        assert_eq!(
+            dropped.load(Ordering::SeqCst),
+            1,
+            "the last waker reference dropped"
+        );
         drop(stack);
     }
 }
