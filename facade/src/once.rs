@@ -122,8 +122,11 @@ impl<T> Once<T> {
     #[cfg(concur_debug)]
     #[track_caller]
     fn before_wait(&self) {
-        self.debug
-            .before_wait(crate::debug::Mode::Once, std::panic::Location::caller());
+        self.debug.before_wait(
+            crate::debug::Mode::Once,
+            std::panic::Location::caller(),
+            crate::debug::How::Thread,
+        );
     }
 
     /// [`get_or_init`](Self::get_or_init) that stops waiting for another

@@ -12,7 +12,7 @@ mod debug_events;
 use std::sync::{mpsc, Arc};
 use std::thread;
 
-use concur_sync::{debug, Context, Group, Mutex, Once, RwLock, Semaphore};
+use concur_sync::{debug, Condvar, Context, Group, Mutex, Once, RwLock, Semaphore};
 use debug_events::{capture, matching, Event, INVERSION, RECURSIVE_READ};
 
 fn at(line: u32) -> String {
@@ -261,4 +261,24 @@ fn short_lived_locks_leave_the_graph() {
     let size = debug::graph_size();
     assert!(size.edges < 1_000, "{size:?}");
     assert!(size.locks < 1_000, "{size:?}");
+}
+
+/// A condvar wait releases its mutex and takes it back while the thread
+/// still holds what it took meanwhile: that re-lock is ordered too (a
+/// thread that takes the mutex and then `a` while this one waits would
+/// deadlock with it).
+#[test]
+fn a_condvar_waits_relock_is_ordered_after_what_the_waiter_holds() {
+    capture();
+    let m = Mutex::new(());
+    let a = Mutex::new(());
+    let cv = Condvar::new();
+    let guard = m.lock();
+    let (_a, a_line) = (a.lock(), line!());
+    let ctx = Context::background().with_timeout(std::time::Duration::from_millis(1));
+    let ((guard, ended), wait_line) = (cv.wait_ctx(&ctx, guard), line!());
+    assert!(ended.is_err(), "the deadline ends the wait");
+    drop(guard);
+    let found = inversions_naming(&[a_line, wait_line]);
+    assert_eq!(found.len(), 1, "{found:#?}");
 }

@@ -31,7 +31,9 @@ fn uncontended_acquisitions_are_counted_with_no_wait() {
     let line = line!() + 2;
     for _ in 0..10 {
         *m.lock() += 1;
-        drop((l.read(), l.try_write(), s.try_acquire(1)));
+        let read = l.read();
+        assert!(l.try_write().is_none());
+        drop((read, s.try_acquire(1).unwrap()));
     }
     let mutex = site_at(line);
     assert_eq!(
@@ -43,6 +45,8 @@ fn uncontended_acquisitions_are_counted_with_no_wait() {
     assert_eq!(mutex.wait_histogram.total(), 0);
     let reads = site_at(line + 1);
     assert_eq!((reads.kind, reads.acquisitions), ("rwlock", 10));
+    let permits = site_at(line + 3);
+    assert_eq!((permits.kind, permits.acquisitions), ("semaphore", 10));
 }
 
 #[test]

@@ -176,7 +176,14 @@ impl Condvar {
         #[cfg(concur_debug)]
         let site = std::panic::Location::caller();
         #[cfg(concur_debug)]
-        mutex.debug().released(crate::debug::Mode::Mutex);
+        {
+            // The hold ends for the wait; the re-lock that ends the wait
+            // comes after whatever else this thread holds.
+            mutex.debug().released(crate::debug::Mode::Mutex);
+            mutex
+                .debug()
+                .before_wait(crate::debug::Mode::Mutex, site, crate::debug::How::Thread);
+        }
         // SAFETY: `guard` holds `mutex.raw()` (locked through it and not
         // released), and `RawCondvar::wait` holds it again on every path
         // out, so the guard stays true.

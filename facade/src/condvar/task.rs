@@ -111,6 +111,8 @@ impl<'a: 'c, 'c, T: ?Sized> Future for CondvarWait<'a, 'c, T> {
         // SAFETY: nothing is moved out; the wait stays pinned in the future.
         let this = unsafe { self.get_unchecked_mut() };
         let (condvar, mutex, guard) = (this.condvar, this.mutex, &mut this.guard);
+        #[cfg(concur_debug)]
+        let (site, waker) = (this.site, cx.waker().clone());
         // SAFETY: pinned with the future; the same closures every poll; and
         // `CondvarFuture::new` below gets a lock held for it (see there).
         let polled = unsafe {
@@ -119,7 +121,14 @@ impl<'a: 'c, 'c, T: ?Sized> Future for CondvarWait<'a, 'c, T> {
                 || {
                     let held = guard.take().expect("concur: a condvar wait started twice");
                     #[cfg(concur_debug)]
-                    mutex.debug().released(crate::debug::Mode::Mutex);
+                    {
+                        mutex.debug().released(crate::debug::Mode::Mutex);
+                        mutex.debug().before_wait(
+                            crate::debug::Mode::Mutex,
+                            site,
+                            crate::debug::How::Task(&waker),
+                        );
+                    }
                     // The lock is the wait's now: released while it
                     // waits, held again when it resolves (or never
                     // released, if it ends before its first poll).

@@ -20,7 +20,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use super::order::{self, Inversion};
-use super::stack::{Hold, Stack};
+use super::stack::{FastHold, Hold, Stack};
 use super::state::{How, LockState, Mode};
 use super::stats::{self, ShardHandle};
 use super::watch;
@@ -77,11 +77,43 @@ enum Report {
 
 /// A hold of `state` began: checks it (unless `how` cannot block) and
 /// pushes it. (Its statistics are counted when it ends, in one place.)
+/// Inlined: a thread's hold onto an empty stack is a few stores.
+#[inline(always)]
 pub(super) fn push(
     state: &LockState,
     mode: Mode,
     token: u64,
     site: &'static Location<'static>,
+    now: u64,
+    how: How<'_>,
+) {
+    let checked = match how {
+        How::Task(_) => return push_slow(state, mode, token, site, now, how),
+        How::Try => false,
+        How::Thread | How::ThreadRecursive => true,
+    };
+    let hold = FastHold {
+        id: state.id,
+        token,
+        site,
+        since: now as u32,
+        mode,
+    };
+    let pushed = THREAD.try_with(|t| t.held.try_push(hold, checked, t.compact_at.get()));
+    if pushed != Ok(true) {
+        push_slow(state, mode, token, site, now, how);
+    }
+}
+
+/// `push` with its checks, a task's waker, or a stack to grow or compact.
+#[cold]
+#[inline(never)]
+fn push_slow(
+    state: &LockState,
+    mode: Mode,
+    token: u64,
+    site: &'static Location<'static>,
+    now: u64,
     how: How<'_>,
 ) {
     // Cloned before the stack is touched: a waker's code runs outside it.
@@ -89,7 +121,7 @@ pub(super) fn push(
         How::Task(waker) => Some(Box::new(waker.clone())),
         _ => None,
     };
-    let since = watch::now_tick() as u32;
+    let since = now as u32;
     let _ = THREAD.try_with(|t| {
         check(t, state, mode, site, how);
         if t.held.len() >= t.compact_at.get() {
@@ -130,14 +162,43 @@ pub(super) fn before_wait(
 /// A hold of `state` ended: pops this thread's entry for it (the most
 /// recent, if several) and times the hold for its site. `fallback` gives
 /// (site, tick) of a hold that began on another thread, where the state
-/// knows it (called only then).
+/// knows it (called only then). Inlined: the release of the top entry is
+/// a few loads, a store and a count.
+#[inline(always)]
 pub(super) fn pop(
     state: &LockState,
     mode: Mode,
+    token: Option<u64>,
     fallback: impl Fn() -> Option<(&'static Location<'static>, u64)>,
 ) {
     let now = watch::now_tick();
-    let popped = THREAD.try_with(|t| match t.held.pop(state.id, mode) {
+    let popped = THREAD.try_with(|t| match t.held.try_pop(state.id, mode, token) {
+        Some((site, since)) => {
+            if counted(mode) {
+                let ms = u64::from((now as u32).wrapping_sub(since));
+                stats::held(Some(&t.stats), site, mode, ms);
+            }
+            true
+        }
+        None => false,
+    });
+    if popped != Ok(true) {
+        pop_slow(state, mode, token, &fallback, now);
+    }
+}
+
+/// `pop` of anything but the thread's own top entry.
+#[cold]
+#[inline(never)]
+fn pop_slow(
+    state: &LockState,
+    mode: Mode,
+    token: Option<u64>,
+    fallback: &dyn Fn() -> Option<(&'static Location<'static>, u64)>,
+    now: u64,
+) {
+    let mut also = Vec::new();
+    let popped = THREAD.try_with(|t| match t.held.pop(state.id, mode, token, &mut also) {
         Some(h) => {
             if counted(mode) {
                 let ms = u64::from((now as u32).wrapping_sub(h.since));
@@ -152,9 +213,10 @@ pub(super) fn pop(
             None
         }
     });
+    drop(also);
     match popped {
-        // (The hold's waker, if any, drops here, outside the stack.)
-        Ok(task) => drop(task),
+        // (The holds' wakers, if any, drop here, outside the stack.)
+        Ok(taken) => drop(taken),
         Err(_) => {
             if let (true, Some((site, since))) = (counted(mode), fallback()) {
                 stats::held(None, site, mode, now.saturating_sub(since));

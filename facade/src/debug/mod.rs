@@ -73,11 +73,14 @@
 //!
 //! What counts: mutex locks, read and write locks, semaphore permits (a
 //! thread holding a permit guard holds that semaphore), a [`Once`]
-//! initializer (the locks it takes come after the cell, and a thread that
-//! reaches a cell's initialization holding a lock orders the cell after
-//! it), and a [`Group`] (its tasks hold it while they run; its `wait`
-//! comes after the locks the waiting thread holds). Edges are added
-//! before a wait blocks, so a deadlock that does happen was reported
+//! initializer run by `get_or_init`, `get_or_try_init` or
+//! `get_or_init_ctx` (the locks it takes come after the cell, and a
+//! thread that reaches a cell's initialization holding a lock orders the
+//! cell after it), and a [`Group`] (its tasks hold it while they run; its
+//! blocking `wait` comes after the locks the waiting thread holds). The
+//! async forms of those two (`get_or_init_async`, `wait_async`) are not
+//! checked. Edges are added before a wait blocks (a condvar wait's re-lock
+//! of its mutex included), so a deadlock that does happen was reported
 //! first. `try_*` calls cannot block and add no edge (their holds still
 //! order what comes after). Unlocking out of order is fine. A lock that is
 //! dropped leaves the graph ([`graph_size`]).
@@ -86,10 +89,13 @@
 //! a hold belongs to the thread that acquired it until it ends. A guard
 //! moved to another thread and dropped there is detected (each hold
 //! carries a token the lock checks) and starts no edge afterwards, with
-//! two exceptions: a read guard or permit dropped on another thread while
-//! other readers or permit guards of the same lock stay held, and a lock
-//! taken more than 2^24 times elsewhere before the first thread next
-//! acquires something. Guards that stay held while they move (an
+//! three exceptions: a read guard or permit dropped on another thread
+//! while other readers or permit guards of the same lock stay held; a
+//! lock taken exactly a multiple of 2^24 times elsewhere (2^8 read
+//! sessions begun in the same millisecond, for a read) before the first
+//! thread next acquires something; and a read guard or permit of one
+//! thread dropped by another thread that holds one of the same lock
+//! itself (that thread's entry is the one that ends). Guards that stay held while they move (an
 //! `ArcMutexGuard` handed to a worker, an `OwnedPermit` that travels with
 //! a job) do order the original thread's later locks after them: a report
 //! naming such a hold may be false.
@@ -97,10 +103,13 @@
 //! *Futures.* A library cannot tell which task polls, so a future's hold
 //! is recorded with the task's waker, and orders only later acquisitions
 //! made with a waker that `will_wake` the same task, on the same thread.
-//! A report involving a task's hold is therefore real for that task; a
-//! task that moves between threads (a work-stealing runtime) is checked
-//! only within each thread's stretch of it (orders can be missed, not
-//! invented). A blocking guard held across an `.await` belongs to the
+//! When reads or permits of one lock held by different tasks (or a task
+//! and its thread) share a thread, a release cannot tell whose ended, and
+//! drops them all from the thread's record. A report involving a task's
+//! hold is therefore real for that task; a task that moves between
+//! threads (a work-stealing runtime) is checked only within each thread's
+//! stretch of it, and `will_wake` is best-effort (orders can be missed,
+//! not invented). A blocking guard held across an `.await` belongs to the
 //! thread, as any blocking guard does.
 //!
 //! **Recursive reads.** A thread that holds a read lock of an [`RwLock`]
@@ -127,14 +136,19 @@
 //! is registered with the watchdog under a global lock. An uncontended
 //! lock then stores its site and the current tick in that state, pushes
 //! an entry on its thread's stack (and pops it, counting the hold in the
-//! thread's statistics, on release): no clock read, no system call, no
-//! atomic read-modify-write beyond the lock's own. A lock taken while the
+//! thread's statistics, on release): no clock read, no system call, and
+//! for a mutex or a write lock no atomic read-modify-write beyond the
+//! lock's own (a read or a permit guard adds one, to count itself in). A lock taken while the
 //! thread holds others also looks its pairs up in a thread-local set, and
 //! takes the graph's lock only for a pair the thread has not taken
 //! before. A contended one also registers and deregisters its waiter
 //! under that lock's state mutex, and reads the clock twice. The
 //! `mutex_uncontended` bench prices it: see `BENCHMARKS.md`. One watchdog
 //! thread runs for the process, waking every millisecond.
+//!
+//! Debug mode's bookkeeping allocates (the stacks, the graph, the
+//! statistics): a global allocator that itself takes concur locks is not
+//! supported in a debug build.
 //!
 //! Without the cfg none of this exists: no field, no thread, no timer, and
 //! no `tracing` dependency unless the feature asks for it.

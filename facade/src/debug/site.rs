@@ -19,8 +19,13 @@ impl<'a> AsyncSite<'a> {
     /// The site of the caller's caller (the `*_async` call).
     #[track_caller]
     pub(crate) fn here() -> Self {
+        Self::at(Location::caller())
+    }
+
+    /// The record of a future made for a call at `site`.
+    pub(crate) fn at(site: &'static Location<'static>) -> Self {
         Self {
-            site: Location::caller(),
+            site,
             waiting: None,
         }
     }

@@ -7,9 +7,10 @@
 //! reach this thread's stack again. No user code runs under it: no waker
 //! is cloned or dropped there (a waker's drop can free a task, whose
 //! future drops a guard, which pops this stack), no event is emitted, and
-//! nothing allocates (a global allocator may itself take a debug lock).
-//! Work that may allocate runs on the vector taken out of the cell
-//! ([`Stack::with_taken`]); entries leave by value and are dropped by the
+//! nothing allocates (so not even a global allocator that takes a debug
+//! lock, which debug mode does not support, could alias the vector: work
+//! that may allocate runs on the vector taken out of the cell, see
+//! [`Stack::with_taken`]). Entries leave by value and are dropped by the
 //! caller.
 
 use std::cell::UnsafeCell;
@@ -41,6 +42,15 @@ impl Hold {
             (Some(_), None) => false,
         }
     }
+}
+
+/// A thread's hold, as the fast push takes it (no task).
+pub(super) struct FastHold {
+    pub(super) id: u64,
+    pub(super) token: u64,
+    pub(super) site: &'static Location<'static>,
+    pub(super) since: u32,
+    pub(super) mode: Mode,
 }
 
 /// What a release needs of its hold.
@@ -97,6 +107,62 @@ impl Stack {
         } {}
     }
 
+    /// The common push, of a thread's hold that needs no check: onto an
+    /// empty stack, or (`checked` false: a `try_*`) onto any stack with
+    /// room below `limit`. `false`, with nothing done, for anything else.
+    #[inline(always)]
+    pub(super) fn try_push(&self, hold: FastHold, checked: bool, limit: usize) -> bool {
+        // SAFETY: the module's rule: the write below is into spare
+        // capacity, so nothing allocates, and the entry owns nothing.
+        unsafe {
+            let held = &mut *self.0.get();
+            let len = held.len();
+            if (checked && len != 0) || len >= limit || len == held.capacity() {
+                return false;
+            }
+            held.as_mut_ptr().add(len).write(Hold {
+                id: hold.id,
+                token: hold.token,
+                site: hold.site,
+                since: hold.since,
+                mode: hold.mode,
+                task: None,
+            });
+            held.set_len(len + 1);
+        }
+        true
+    }
+
+    /// The common pop: the top entry is the thread's own hold of `id` in
+    /// `mode`, with `token` (a shared hold: the only entry). Its site and
+    /// tick; `None`, with nothing done, for anything else.
+    #[inline(always)]
+    pub(super) fn try_pop(
+        &self,
+        id: u64,
+        mode: Mode,
+        token: Option<u64>,
+    ) -> Option<(&'static Location<'static>, u32)> {
+        // SAFETY: the module's rule: the entry removed owns nothing (no
+        // task), so shortening the vector runs no code.
+        unsafe {
+            let held = &mut *self.0.get();
+            let len = held.len();
+            let h = held.last()?;
+            let mine = h.id == id && h.mode == mode && h.task.is_none();
+            let told = match token {
+                Some(token) => h.token == token,
+                None => len == 1,
+            };
+            if !(mine && told) {
+                return None;
+            }
+            let out = (h.site, h.since);
+            held.set_len(len - 1);
+            Some(out)
+        }
+    }
+
     /// Runs `f` on the vector taken out of the cell, so that `f` may
     /// allocate (a lock taken meanwhile finds an empty stack of its own),
     /// then puts it back, ahead of anything pushed meanwhile.
@@ -113,18 +179,34 @@ impl Stack {
         out
     }
 
-    /// Takes out the most recent hold of `id` in `mode`: its site, its
-    /// tick, and its task's waker (to be dropped by the caller).
+    /// Takes out the hold a release of `id` in `mode` ends: for an
+    /// exclusive hold, the one with the lock's current `token`; for a
+    /// shared one (a read, a permit), the most recent, unless holds of
+    /// different owners (threads, tasks) share this thread's stack: then
+    /// a release cannot tell whose hold ended, and all of them are taken
+    /// out (orders missed, never invented), the others into `also`.
+    /// Returns the site and tick of the most recent; the wakers and holds
+    /// it took leave by value, for the caller to drop.
     #[inline(always)]
-    pub(super) fn pop(&self, id: u64, mode: Mode) -> Option<Popped> {
+    pub(super) fn pop(
+        &self,
+        id: u64,
+        mode: Mode,
+        token: Option<u64>,
+        also: &mut Vec<Hold>,
+    ) -> Option<Popped> {
+        let is_it = |h: &Hold| h.id == id && h.mode == mode && token.is_none_or(|t| h.token == t);
         // SAFETY: the module's rule: nothing here allocates or runs a
         // waker's code (the waker leaves by value).
         unsafe {
             let held = &mut *self.0.get();
             let at = match held.last_mut() {
-                Some(h) if h.id == id && h.mode == mode => held.len() - 1,
-                _ => held.iter().rposition(|h| h.id == id && h.mode == mode)?,
+                Some(h) if is_it(h) => held.len() - 1,
+                _ => held.iter().rposition(is_it)?,
             };
+            if token.is_none() && held[..at].iter().any(is_it) {
+                return self.pop_ambiguous(is_it, also);
+            }
             let h = &mut held[at];
             let popped = Popped {
                 site: h.site,
@@ -139,6 +221,31 @@ impl Stack {
             }
             Some(popped)
         }
+    }
+
+    /// `pop` of a shared hold that several entries could stand for.
+    #[cold]
+    fn pop_ambiguous(&self, is_it: impl Fn(&Hold) -> bool, also: &mut Vec<Hold>) -> Option<Popped> {
+        let mut taken = self.take_unless(|h| !is_it(h));
+        let last = taken.pop()?;
+        let owner = last.task.as_deref();
+        let same_owner = taken.iter().all(|h| match (h.task.as_deref(), owner) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.will_wake(b),
+            _ => false,
+        });
+        if same_owner {
+            // One owner's holds: only the most recent ends; the others go back.
+            for h in taken.drain(..) {
+                self.push(h);
+            }
+        }
+        *also = taken;
+        Some(Popped {
+            site: last.site,
+            since: last.since,
+            task: last.task,
+        })
     }
 
     /// Copies of the holds acquiring as `task` would be ordered after.
@@ -212,10 +319,15 @@ mod tests {
         }
         stack.push(hold(9, Mode::Read, None));
         assert_eq!(stack.len(), 41);
-        assert!(stack.pop(9, Mode::Write).is_none());
-        assert!(stack.pop(9, Mode::Read).is_some());
-        // Out of order: one from the middle.
-        assert!(stack.pop(2, Mode::Mutex).is_some());
+        assert!(stack.pop(9, Mode::Write, None, &mut Vec::new()).is_none());
+        assert!(stack.pop(9, Mode::Read, None, &mut Vec::new()).is_some());
+        // Out of order: one from the middle, told by its token.
+        assert!(stack
+            .pop(2, Mode::Mutex, Some(21), &mut Vec::new())
+            .is_none());
+        assert!(stack
+            .pop(2, Mode::Mutex, Some(20), &mut Vec::new())
+            .is_some());
         assert_eq!(stack.len(), 39);
         let left: Vec<u64> = stack.ordering(None).iter().map(|h| h.id).collect();
         assert_eq!(left.len(), 39);
@@ -236,7 +348,9 @@ mod tests {
         assert_eq!(stack.ordering(None).len(), 1);
         let same_task = if cfg!(miri) { 1 } else { 3 };
         assert_eq!(stack.ordering(Some(&waker)).len(), same_task);
-        let popped = stack.pop(1, Mode::Mutex).expect("held");
+        let popped = stack
+            .pop(1, Mode::Mutex, Some(10), &mut Vec::new())
+            .expect("held");
         assert_eq!(popped.since, 7);
         drop(popped.task);
         let taken = stack.take_unless(|h| h.id == 3);
@@ -249,5 +363,34 @@ mod tests {
             "the last waker reference dropped"
         );
         drop(stack);
+    }
+
+    #[test]
+    fn a_shared_release_that_cannot_tell_whose_hold_ended_drops_them_all() {
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let (a, b) = (
+            Waker::from(Arc::new(Counted(dropped.clone()))),
+            Waker::from(Arc::new(Counted(dropped.clone()))),
+        );
+        let stack = Stack::new();
+        // Two tasks' permits of one semaphore, on one thread.
+        stack.push(hold(5, Mode::Permit, Some(a.clone())));
+        stack.push(hold(6, Mode::Mutex, None));
+        stack.push(hold(5, Mode::Permit, Some(b.clone())));
+        let mut also = Vec::new();
+        let popped = stack.pop(5, Mode::Permit, None, &mut also).expect("held");
+        assert_eq!(also.len(), 1, "both tasks' entries are gone");
+        assert_eq!(stack.len(), 1);
+        drop((popped, also));
+        // One owner's two reads: only the most recent ends.
+        stack.push(hold(7, Mode::Read, None));
+        stack.push(hold(7, Mode::Read, None));
+        let mut also = Vec::new();
+        let popped = stack.pop(7, Mode::Read, None, &mut also).expect("held");
+        assert!(also.is_empty());
+        drop(popped);
+        assert_eq!(stack.len(), 2);
+        drop((a, b, stack));
+        assert_eq!(dropped.load(Ordering::SeqCst), 2);
     }
 }

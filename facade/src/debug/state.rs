@@ -9,9 +9,8 @@
 //! |---|---|---|
 //! | `holder` | the exclusive holder, a first reader | site of the current hold |
 //! | `held_since` | the exclusive holder | exclusive holds begun, mod 2^24 (high 24 bits: the hold's token); tick + 1 at acquisition (low 40), 0 while not held exclusively |
-//! | `reads` | readers | first reader's tick + 1 (high 40 bits), readers (low 24) |
-//! | `shared` | permit guards | permit guards alive (a semaphore's "held") |
-//! | `session` | first reader, first permit guard | shared sessions begun: a shared hold's token |
+//! | `reads` | readers | read sessions begun, mod 2^8 (high 8 bits); the first reader's tick + 1, mod 2^32 (next 32); readers (low 24). A read's token is the high 40 bits, read from the same atomic step that counts it in |
+//! | `shared` | permit guards | sessions begun (high 40 bits: a permit hold's token); permit guards alive (low 24: a semaphore's "held") |
 //! | `reported_since`, `next_report` | the watchdog | the last hold reported held too long (its `held_since` or read stamp), and the tick before which it is not reported again |
 //!
 //! A token lets a thread tell, later, whether an entry of its held stack
@@ -75,6 +74,8 @@ pub(crate) enum How<'w> {
 pub(super) const READERS: u64 = (1 << 24) - 1;
 /// The tick bits of `LockState::held_since` (a tick wraps after 34 years).
 const STAMP: u64 = (1 << 40) - 1;
+/// The first reader's stamp in `LockState::reads`.
+const STAMP_32: u64 = 0xffff_ffff << 24;
 
 /// The heap state of one debug lock (see the module docs for its words).
 pub(crate) struct LockState {
@@ -84,7 +85,6 @@ pub(crate) struct LockState {
     pub(super) held_since: AtomicU64,
     pub(super) reads: AtomicU64,
     pub(super) shared: AtomicU64,
-    pub(super) session: AtomicU64,
     pub(super) reported_since: AtomicU64,
     pub(super) next_report: AtomicU64,
     pub(super) waiters: StdMutex<Vec<watch::Waiting>>,
@@ -95,7 +95,10 @@ impl LockState {
     /// free.
     pub(super) fn since(&self) -> u64 {
         match self.held_since.load(Ordering::Acquire) & STAMP {
-            0 => self.reads.load(Ordering::Acquire) >> 24,
+            0 => match self.reads.load(Ordering::Acquire) {
+                reads if reads & READERS == 0 => 0,
+                reads => read_stamp(reads),
+            },
             since => since,
         }
     }
@@ -114,12 +117,12 @@ impl LockState {
                 word & STAMP != 0 && word >> 40 == token
             }
             Mode::Read => {
-                self.reads.load(Ordering::Acquire) & READERS != 0
-                    && self.session.load(Ordering::Relaxed) == token
+                let reads = self.reads.load(Ordering::Acquire);
+                reads & READERS != 0 && reads >> 24 == token
             }
             Mode::Permit => {
-                self.shared.load(Ordering::Acquire) != 0
-                    && self.session.load(Ordering::Relaxed) == token
+                let shared = self.shared.load(Ordering::Acquire);
+                shared & READERS != 0 && shared >> 24 == token
             }
             // Run holds end on the thread that began them, in a drop guard.
             Mode::Once | Mode::Group => true,
@@ -165,7 +168,6 @@ impl LockDebug {
                 held_since: AtomicU64::new(0),
                 reads: AtomicU64::new(0),
                 shared: AtomicU64::new(0),
-                session: AtomicU64::new(0),
                 reported_since: AtomicU64::new(0),
                 next_report: AtomicU64::new(0),
                 waiters: StdMutex::new(Vec::new()),
@@ -179,6 +181,7 @@ impl LockDebug {
     #[inline]
     pub(crate) fn acquired(&self, mode: Mode, site: &'static Location<'static>, how: How<'_>) {
         let state = self.state(mode);
+        let now = watch::now_tick();
         let token = match mode {
             Mode::Mutex | Mode::Write => {
                 // Only the holder writes these while it holds the lock.
@@ -186,22 +189,29 @@ impl LockDebug {
                 state
                     .holder
                     .store(site as *const _ as *mut _, Ordering::Relaxed);
-                let stamp = (watch::now_tick() + 1) & STAMP;
+                let stamp = (now + 1) & STAMP;
                 state
                     .held_since
                     .store(token << 40 | stamp, Ordering::Release);
                 token
             }
-            Mode::Read => read_begun(state, site),
+            Mode::Read => read_begun(state, site, now),
             Mode::Permit => {
-                if state.shared.fetch_add(1, Ordering::AcqRel) == 0 {
-                    state.session.fetch_add(1, Ordering::Relaxed);
-                }
-                state.session.load(Ordering::Relaxed)
+                // A first guard begins a session; the token comes from the
+                // same atomic step as the count.
+                let count_in = |shared: u64| match shared & READERS {
+                    0 => (((shared >> 24) + 1) << 24) | 1,
+                    _ => shared + 1,
+                };
+                let prev = state
+                    .shared
+                    .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |s| Some(count_in(s)))
+                    .unwrap_or_else(|prev| prev); // the closure never refuses
+                count_in(prev) >> 24
             }
             Mode::Once | Mode::Group => 0,
         };
-        held::push(state, mode, token, site, how);
+        held::push(state, mode, token, site, now, how);
     }
 
     /// The hold of `mode` that a guard stood for ended.
@@ -219,23 +229,27 @@ impl LockDebug {
                 // token stays.
                 let word = state.held_since.load(Ordering::Relaxed);
                 state.held_since.store(word & !STAMP, Ordering::Release);
-                held::pop(state, mode, || site_at(word & STAMP));
+                held::pop(state, mode, Some(word >> 40), || site_at(word & STAMP));
             }
             Mode::Read => {
                 // The last reader out clears the stamp with the count.
                 let prev = state
                     .reads
                     .fetch_update(Ordering::Release, Ordering::Relaxed, |reads| {
-                        Some(if reads & READERS <= 1 { 0 } else { reads - 1 })
+                        // The session stays; the stamp goes with the count.
+                        Some(match reads & READERS {
+                            0 | 1 => reads & !(STAMP_32 | READERS),
+                            _ => reads - 1,
+                        })
                     })
                     .unwrap_or_else(|prev| prev); // the closure never refuses
-                held::pop(state, mode, || site_at(prev >> 24));
+                held::pop(state, mode, None, || site_at(read_stamp(prev)));
             }
             Mode::Permit => {
                 state.shared.fetch_sub(1, Ordering::AcqRel);
-                held::pop(state, mode, || None);
+                held::pop(state, mode, None, || None);
             }
-            Mode::Once | Mode::Group => held::pop(state, mode, || None),
+            Mode::Once | Mode::Group => held::pop(state, mode, None, || None),
         }
     }
 
@@ -269,9 +283,10 @@ impl LockDebug {
     }
 
     /// The order edges of a wait, alone: for the waits of `Once` and
-    /// `Group`, which the watchdog does not time.
-    pub(crate) fn before_wait(&self, mode: Mode, site: &'static Location<'static>) {
-        held::before_wait(self.state(mode), mode, site, How::Thread);
+    /// `Group`, which the watchdog does not time, and a condvar wait's
+    /// re-lock of its mutex (ordered after what the waiter holds).
+    pub(crate) fn before_wait(&self, mode: Mode, site: &'static Location<'static>, how: How<'_>) {
+        held::before_wait(self.state(mode), mode, site, how);
     }
 
     /// A run hold (a `Once` initializer, a group task) at `site`, until the
@@ -283,24 +298,36 @@ impl LockDebug {
 }
 
 /// A read lock was taken at `site`; the first reader stands for all in the
-/// watchdog's record. Returns the read session, the hold's token.
-fn read_begun(state: &LockState, site: &'static Location<'static>) -> u64 {
-    let reads = state
+/// watchdog's record, and begins a session. Returns the hold's token (the
+/// session and stamp), from the same atomic step that counts it in.
+fn read_begun(state: &LockState, site: &'static Location<'static>, now: u64) -> u64 {
+    let stamp = (now + 1) & 0xffff_ffff;
+    let count_in = |reads: u64| match reads & READERS {
+        0 => {
+            let session = ((reads >> 56) + 1) & 0xff;
+            (session << 56) | (stamp << 24) | 1
+        }
+        _ => reads + 1,
+    };
+    let prev = state
         .reads
-        .fetch_update(Ordering::Release, Ordering::Relaxed, |reads| {
-            Some(match reads & READERS {
-                0 => ((watch::now_tick() + 1) << 24) | 1,
-                _ => reads + 1,
-            })
-        })
+        .fetch_update(Ordering::Release, Ordering::Relaxed, |r| Some(count_in(r)))
         .unwrap_or_else(|prev| prev); // the closure never refuses
-    if reads & READERS == 0 {
+    if prev & READERS == 0 {
         state
             .holder
             .store(site as *const _ as *mut _, Ordering::Relaxed);
-        state.session.fetch_add(1, Ordering::Relaxed);
     }
-    state.session.load(Ordering::Relaxed)
+    count_in(prev) >> 24
+}
+
+/// The first reader's tick + 1, as a full tick, from a `reads` word (its
+/// 32-bit stamp, widened against the tick now).
+fn read_stamp(reads: u64) -> u64 {
+    let stamp = ((reads & STAMP_32) >> 24) as u32;
+    let now = watch::now_tick() + 1;
+    let age = (now as u32).wrapping_sub(stamp);
+    now.saturating_sub(u64::from(age)).max(1)
 }
 
 /// A registered waiter; deregisters on drop and adds its wait to the

@@ -158,6 +158,13 @@ impl ShardHandle {
             // the handle.
             return Some(unsafe { &*last_slot });
         }
+        self.look_up(site, kind)
+    }
+
+    /// `slot` past its one-entry cache.
+    #[cold]
+    #[inline(never)]
+    fn look_up(&self, site: &'static Location<'static>, kind: &'static str) -> Option<&Slot> {
         let shard = self.shard.get_or_init(|| {
             let shard = Arc::new(Shard {
                 slots: (0..SLOTS)
@@ -234,16 +241,21 @@ pub(super) fn waited(
 /// counting them here, at the end, keeps the acquisition's path free of
 /// statistics).
 pub(super) fn held(h: Option<&ShardHandle>, site: &'static Location<'static>, mode: Mode, ms: u64) {
-    let count = |s: &Slot| {
-        if ms == 0 {
-            bump(&s.hold_hist[0], 1);
-        } else {
-            bump(&s.hold_hist[bucket(ms, HOLD_BUCKETS)], 1);
-            bump(&s.hold_ms, ms);
-            raise(&s.hold_max_ms, ms);
-        }
-    };
-    with_slot(h, site, mode.kind(), count);
+    match h.and_then(|h| h.slot(site, mode.kind())) {
+        Some(slot) => held_in(slot, ms),
+        None => count_shared(site, mode.kind(), &|slot| held_in(slot, ms)),
+    }
+}
+
+#[inline]
+fn held_in(s: &Slot, ms: u64) {
+    if ms == 0 {
+        bump(&s.hold_hist[0], 1);
+    } else {
+        bump(&s.hold_hist[bucket(ms, HOLD_BUCKETS)], 1);
+        bump(&s.hold_ms, ms);
+        raise(&s.hold_max_ms, ms);
+    }
 }
 
 /// Plain sums of slots.

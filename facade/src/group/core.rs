@@ -178,8 +178,11 @@ impl<'env> Core<'env> {
             "concur-sync: a group's task waited for its own group, which would wait for itself"
         );
         #[cfg(concur_debug)]
-        self.debug
-            .before_wait(crate::debug::Mode::Group, Location::caller());
+        self.debug.before_wait(
+            crate::debug::Mode::Group,
+            Location::caller(),
+            crate::debug::How::Thread,
+        );
         let mut interrupted = None;
         if self.unfinished() > 0 {
             let state = self.lock();

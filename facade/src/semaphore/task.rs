@@ -55,15 +55,30 @@ impl Semaphore {
     /// [`acquire_async`](Self::acquire_async) for an `Arc<Semaphore>`,
     /// resolving to a permit that owns a reference to the semaphore (it can
     /// move into another task or thread).
-    pub async fn acquire_owned_async(
+    #[cfg_attr(concur_debug, track_caller)]
+    #[allow(clippy::manual_async_fn)] // an `async fn` cannot see its caller's site
+    pub fn acquire_owned_async<'c>(
         self: Arc<Self>,
-        ctx: &Context,
+        ctx: &'c Context,
         n: u64,
-    ) -> Result<OwnedPermit, Error> {
-        let permit = self.acquire_async(ctx, n).await?;
-        // Handed to the owned permit, which releases them.
-        std::mem::forget(permit);
-        Ok(OwnedPermit { sem: self, n })
+    ) -> impl Future<Output = Result<OwnedPermit, Error>> + Send + 'c {
+        // (Not an `async fn`: debug mode names the caller's site, which an
+        // `async fn` body cannot see.)
+        #[cfg(concur_debug)]
+        let site = std::panic::Location::caller();
+        async move {
+            let permit = Acquire {
+                sem: &self,
+                n,
+                wait: AsyncWait::new(ctx),
+                #[cfg(concur_debug)]
+                debug: crate::debug::AsyncSite::at(site),
+            }
+            .await?;
+            // Handed to the owned permit, which releases them.
+            std::mem::forget(permit);
+            Ok(OwnedPermit { sem: self, n })
+        }
     }
 }
 

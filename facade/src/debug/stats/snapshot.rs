@@ -25,8 +25,11 @@ pub struct SiteStats {
     /// `"mutex"`, `"rwlock"` or `"semaphore"`.
     pub kind: &'static str,
     /// Acquisitions made here (of every kind: `lock`, `try_lock`,
-    /// `*_async`, ...), counted when their hold ends: a hold in progress
-    /// is not counted yet. Each is in [`hold_histogram`](Self::hold_histogram).
+    /// `*_async`, ...; a condvar wait's re-lock, a downgrade and a permit
+    /// `split` each begin a hold too), counted when their hold ends: a
+    /// hold in progress is not counted yet, nor a permit guard dropped on
+    /// another thread than the one that took it. Each is in
+    /// [`hold_histogram`](Self::hold_histogram).
     pub acquisitions: u64,
     /// Waits: acquisitions that found the lock taken and blocked (or
     /// awaited), whatever the outcome.
