@@ -19,9 +19,8 @@ fn at(line: u32) -> String {
     debug_events::site(file!(), line)
 }
 
-/// Inversion events whose edges name every one of `lines`.
 fn inversions_naming(lines: &[u32]) -> Vec<Event> {
-    matching(|e| e.message == INVERSION && lines.iter().all(|&l| e.field("edges").contains(&at(l))))
+    debug_events::inversions_naming(file!(), lines)
 }
 
 /// Runs `f` on a thread of its own, to the end.

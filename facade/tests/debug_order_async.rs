@@ -11,17 +11,13 @@ mod debug_events;
 use std::sync::Arc;
 
 use concur_sync::{Context, Mutex, RwLock, Semaphore};
-use debug_events::{capture, matching, Event, INVERSION};
+use debug_events::{capture, Event};
 use futures::channel::oneshot;
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
 
-fn at(line: u32) -> String {
-    debug_events::site(file!(), line)
-}
-
 fn inversions_naming(lines: &[u32]) -> Vec<Event> {
-    matching(|e| e.message == INVERSION && lines.iter().all(|&l| e.field("edges").contains(&at(l))))
+    debug_events::inversions_naming(file!(), lines)
 }
 
 #[test]

@@ -87,11 +87,6 @@ pub(super) fn push(
     now: u64,
     how: How<'_>,
 ) {
-    let checked = match how {
-        How::Task(_) => return push_slow(state, mode, token, site, now, how),
-        How::Try => false,
-        How::Thread | How::ThreadRecursive => true,
-    };
     let hold = FastHold {
         id: state.id,
         token,
@@ -99,29 +94,33 @@ pub(super) fn push(
         since: now as u32,
         mode,
     };
+    let checked = match how {
+        How::Task(_) => return push_slow(state, hold, how),
+        How::Try => false,
+        How::Thread | How::ThreadRecursive => true,
+    };
     let pushed = THREAD.try_with(|t| t.held.try_push(hold, checked, t.compact_at.get()));
     if pushed != Ok(true) {
-        push_slow(state, mode, token, site, now, how);
+        push_slow(state, hold, how);
     }
 }
 
 /// `push` with its checks, a task's waker, or a stack to grow or compact.
 #[cold]
 #[inline(never)]
-fn push_slow(
-    state: &LockState,
-    mode: Mode,
-    token: u64,
-    site: &'static Location<'static>,
-    now: u64,
-    how: How<'_>,
-) {
+fn push_slow(state: &LockState, hold: FastHold, how: How<'_>) {
     // Cloned before the stack is touched: a waker's code runs outside it.
     let task = match how {
         How::Task(waker) => Some(Box::new(waker.clone())),
         _ => None,
     };
-    let since = now as u32;
+    let FastHold {
+        token,
+        site,
+        since,
+        mode,
+        ..
+    } = hold;
     let _ = THREAD.try_with(|t| {
         check(t, state, mode, site, how);
         if t.held.len() >= t.compact_at.get() {

@@ -83,7 +83,7 @@
 //! of its mutex included), so a deadlock that does happen was reported
 //! first. `try_*` calls cannot block and add no edge (their holds still
 //! order what comes after). Unlocking out of order is fine. A lock that is
-//! dropped leaves the graph ([`graph_size`]).
+//! dropped leaves the graph (`graph_size()`).
 //!
 //! *What can be wrong.* Rust has no hook that runs when a guard moves, so
 //! a hold belongs to the thread that acquired it until it ends. A guard
@@ -120,10 +120,10 @@
 //! writer that queues between the two waits for the first read, and the
 //! second waits for the writer.
 //!
-//! **Contention statistics per lock site.** [`stats`] returns a snapshot
+//! **Contention statistics per lock site.** `stats()` returns a snapshot
 //! (sorted by time spent waiting) of every acquisition site: acquisitions,
 //! waits, total and maximum wait and hold, and power-of-two histograms of
-//! each ([`SiteStats`]); [`report`] emits it as one INFO event per site.
+//! each (`SiteStats`); `report()` emits it as one INFO event per site.
 //! Waits are timed with the clock, only when they block (an uncontended
 //! acquisition reads no clock); holds with the watchdog's tick, so their
 //! resolution is a millisecond. Each thread counts into a shard of its

@@ -115,5 +115,15 @@ pub fn site(file: &str, line: u32) -> String {
     format!("{file}:{line}")
 }
 
+/// Inversion events whose edges name every one of `lines` of `file`.
+pub fn inversions_naming(file: &str, lines: &[u32]) -> Vec<Event> {
+    matching(|e| {
+        e.message == INVERSION
+            && lines
+                .iter()
+                .all(|&l| e.field("edges").contains(&site(file, l)))
+    })
+}
+
 pub const INVERSION: &str = "potential deadlock: lock order inversion";
 pub const RECURSIVE_READ: &str = "recursive read can deadlock behind a waiting writer";
