@@ -156,7 +156,7 @@ mod wake;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use condvar::Condvar;
-pub use context::{CancelHandle, Context};
+pub use context::{CancelHandle, Context, OnCancel};
 pub use error::Error;
 pub use group::{
     scope, BoxError, ConfigError, Group, GroupBuilder, GroupError, PanicError, Scope, TaskError,
@@ -219,6 +219,7 @@ mod assertions {
     assert_impl_all!(future::Read<'static, 'static, u8>: Send);
     assert_impl_all!(future::Write<'static, 'static, u8>: Send);
     assert_impl_all!(future::Done<'static>: Send);
+    assert_impl_all!(OnCancel: Send, Sync);
     assert_impl_all!(future::WaitGroupWait<'static, 'static>: Send);
     assert_impl_all!(future::CondvarWait<'static, 'static, Cell>: Send);
     assert_impl_all!(future::BarrierWait<'static, 'static>: Send);

@@ -24,6 +24,7 @@
 //! word).
 
 mod node;
+mod on_cancel;
 mod watch;
 
 use std::error::Error as StdError;
@@ -39,6 +40,7 @@ use crate::wait::{self, Until};
 use crate::Error;
 use node::{ended_by, Cause};
 pub(crate) use node::{Node, Registration};
+pub use on_cancel::OnCancel;
 pub use watch::Done;
 pub(crate) use watch::Watch;
 
