@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::measure::{measure_group, Settings};
+use crate::measure::{measure_group, median, Settings};
 use crate::render::fmt_ns;
 use crate::throughput_groups;
 
@@ -83,12 +83,6 @@ fn parse_concur_ns(text: &str) -> Option<f64> {
     })
 }
 
-fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted[sorted.len() / 2]
-}
-
 /// The `BENCHMARKS.md` section.
 pub fn section(cost: &Result<DebugCost, String>) -> String {
     let mut md = String::from("## Debug mode's cost\n\n");
@@ -103,9 +97,14 @@ pub fn section(cost: &Result<DebugCost, String>) -> String {
         .map(|(p, d)| d / p)
         .collect();
     let spread = |v: &[f64], f: fn(f64) -> String| {
-        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = v.iter().copied().fold(0.0, f64::max);
-        format!("{} ({}-{})", f(median(v)), f(lo), f(hi))
+        let mut sorted = v.to_vec();
+        let mid = median(&mut sorted); // sorts: the ends are min and max
+        format!(
+            "{} ({}-{})",
+            f(mid),
+            f(sorted[0]),
+            f(sorted[sorted.len() - 1])
+        )
     };
     md += &format!(
         "`mutex_uncontended`, concur case (lock, increment, unlock), {} alternating runs of \

@@ -20,7 +20,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use super::order::{self, Inversion};
-use super::stack::{FastHold, Hold, Stack};
+use super::stack::{HeldLock, Hold, Stack};
 use super::state::{How, LockState, Mode};
 use super::stats::{self, ShardHandle};
 use super::watch;
@@ -87,7 +87,7 @@ pub(super) fn push(
     now: u64,
     how: How<'_>,
 ) {
-    let hold = FastHold {
+    let lock = HeldLock {
         id: state.id,
         token,
         site,
@@ -95,45 +95,31 @@ pub(super) fn push(
         mode,
     };
     let checked = match how {
-        How::Task(_) => return push_slow(state, hold, how),
+        How::Task(_) => return push_slow(state, lock, how),
         How::Try => false,
         How::Thread | How::ThreadRecursive => true,
     };
-    let pushed = THREAD.try_with(|t| t.held.try_push(hold, checked, t.compact_at.get()));
+    let pushed = THREAD.try_with(|t| t.held.try_push(lock, checked, t.compact_at.get()));
     if pushed != Ok(true) {
-        push_slow(state, hold, how);
+        push_slow(state, lock, how);
     }
 }
 
 /// `push` with its checks, a task's waker, or a stack to grow or compact.
 #[cold]
 #[inline(never)]
-fn push_slow(state: &LockState, hold: FastHold, how: How<'_>) {
+fn push_slow(state: &LockState, lock: HeldLock, how: How<'_>) {
     // Cloned before the stack is touched: a waker's code runs outside it.
     let task = match how {
         How::Task(waker) => Some(Box::new(waker.clone())),
         _ => None,
     };
-    let FastHold {
-        token,
-        site,
-        since,
-        mode,
-        ..
-    } = hold;
     let _ = THREAD.try_with(|t| {
-        check(t, state, mode, site, how);
+        check(t, state, lock.mode, lock.site, how);
         if t.held.len() >= t.compact_at.get() {
             compact(t);
         }
-        t.held.push(Hold {
-            id: state.id,
-            token,
-            site,
-            since,
-            mode,
-            task,
-        });
+        t.held.push(Hold { lock, task });
     });
 }
 
@@ -141,9 +127,9 @@ fn push_slow(state: &LockState, hold: FastHold, how: How<'_>) {
 /// the stack is deeper than it should be.
 #[cold]
 fn compact(t: &Thread) {
-    let ended = t
-        .held
-        .take_unless(|h| watch::lookup(h.id).is_some_and(|s| s.holds(h.mode, h.token)));
+    let ended = t.held.take_unless(|h| {
+        watch::lookup(h.lock.id).is_some_and(|s| s.holds(h.lock.mode, h.lock.token))
+    });
     t.compact_at.set((t.held.len() * 2).max(COMPACT_AT));
     drop(ended);
 }
@@ -173,16 +159,23 @@ pub(super) fn pop(
     let now = watch::now_tick();
     let popped = THREAD.try_with(|t| match t.held.try_pop(state.id, mode, token) {
         Some((site, since)) => {
-            if counted(mode) {
-                let ms = u64::from((now as u32).wrapping_sub(since));
-                stats::held(Some(&t.stats), site, mode, ms);
-            }
+            count_hold(t, site, since, mode, now);
             true
         }
         None => false,
     });
     if popped != Ok(true) {
         pop_slow(state, mode, token, &fallback, now);
+    }
+}
+
+/// Counts in the thread's statistics a hold of its own that began at
+/// `since` and ends at `now`.
+#[inline(always)]
+fn count_hold(t: &Thread, site: &'static Location<'static>, since: u32, mode: Mode, now: u64) {
+    if counted(mode) {
+        let ms = u64::from((now as u32).wrapping_sub(since));
+        stats::held(Some(&t.stats), site, mode, ms);
     }
 }
 
@@ -199,10 +192,7 @@ fn pop_slow(
     let mut also = Vec::new();
     let popped = THREAD.try_with(|t| match t.held.pop(state.id, mode, token, &mut also) {
         Some(h) => {
-            if counted(mode) {
-                let ms = u64::from((now as u32).wrapping_sub(h.since));
-                stats::held(Some(&t.stats), h.site, mode, ms);
-            }
+            count_hold(t, h.lock.site, h.lock.since, mode, now);
             h.task
         }
         None => {
@@ -289,11 +279,7 @@ fn check_held(
         seen.extend(outcome.recorded);
     }
     let stale = outcome.stale;
-    let ended = t.held.take_unless(|h| {
-        !stale
-            .iter()
-            .any(|s| s.id == h.id && s.mode == h.mode && s.token == h.token)
-    });
+    let ended = t.held.take_unless(|h| !stale.contains(&h.lock));
     drop(ended);
     reports.extend(outcome.inversions.into_iter().map(Report::Inversion));
     reports

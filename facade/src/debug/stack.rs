@@ -21,12 +21,7 @@ use super::state::Mode;
 
 /// One hold of the current thread.
 pub(super) struct Hold {
-    pub(super) id: u64,
-    pub(super) token: u64,
-    pub(super) site: &'static Location<'static>,
-    /// The watchdog tick at acquisition (ms, wrapping after 49 days).
-    pub(super) since: u32,
-    pub(super) mode: Mode,
+    pub(super) lock: HeldLock,
     /// The task whose hold this is; `None` for a thread's (boxed: one
     /// word, in the entry every hold writes).
     pub(super) task: Option<Box<Waker>>,
@@ -44,31 +39,23 @@ impl Hold {
     }
 }
 
-/// A hold, as a push takes it (its task, if any, apart).
-#[derive(Clone, Copy)]
-pub(super) struct FastHold {
-    pub(super) id: u64,
-    pub(super) token: u64,
-    pub(super) site: &'static Location<'static>,
-    pub(super) since: u32,
-    pub(super) mode: Mode,
-}
-
-/// What a release needs of its hold.
-pub(super) struct Popped {
-    pub(super) site: &'static Location<'static>,
-    pub(super) since: u32,
-    pub(super) task: Option<Box<Waker>>,
-}
-
-/// What a check needs of a hold: a copy, so no reference into the stack
-/// outlives the method that made it.
-#[derive(Clone, Copy)]
+/// A hold without its task: what a push takes, and the copy a check or
+/// a release gets (so no reference into the stack outlives the method
+/// that made it).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct HeldLock {
     pub(super) id: u64,
     pub(super) token: u64,
-    pub(super) mode: Mode,
     pub(super) site: &'static Location<'static>,
+    /// The watchdog tick at acquisition (ms, wrapping after 49 days).
+    pub(super) since: u32,
+    pub(super) mode: Mode,
+}
+
+/// What a release takes out of the stack.
+pub(super) struct Popped {
+    pub(super) lock: HeldLock,
+    pub(super) task: Option<Box<Waker>>,
 }
 
 pub(super) struct Stack(UnsafeCell<Vec<Hold>>);
@@ -112,7 +99,7 @@ impl Stack {
     /// empty stack, or (`checked` false: a `try_*`) onto any stack with
     /// room below `limit`. `false`, with nothing done, for anything else.
     #[inline(always)]
-    pub(super) fn try_push(&self, hold: FastHold, checked: bool, limit: usize) -> bool {
+    pub(super) fn try_push(&self, lock: HeldLock, checked: bool, limit: usize) -> bool {
         // SAFETY: the module's rule: the write below is into spare
         // capacity, so nothing allocates, and the entry owns nothing.
         unsafe {
@@ -121,14 +108,7 @@ impl Stack {
             if (checked && len != 0) || len >= limit || len == held.capacity() {
                 return false;
             }
-            held.as_mut_ptr().add(len).write(Hold {
-                id: hold.id,
-                token: hold.token,
-                site: hold.site,
-                since: hold.since,
-                mode: hold.mode,
-                task: None,
-            });
+            held.as_mut_ptr().add(len).write(Hold { lock, task: None });
             held.set_len(len + 1);
         }
         true
@@ -150,15 +130,16 @@ impl Stack {
             let held = &mut *self.0.get();
             let len = held.len();
             let h = held.last()?;
-            let mine = h.id == id && h.mode == mode && h.task.is_none();
+            let (lock, owned) = (&h.lock, h.task.is_some());
+            let mine = lock.id == id && lock.mode == mode && !owned;
             let told = match token {
-                Some(token) => h.token == token,
+                Some(token) => lock.token == token,
                 None => len == 1,
             };
             if !(mine && told) {
                 return None;
             }
-            let out = (h.site, h.since);
+            let out = (lock.site, lock.since);
             held.set_len(len - 1);
             Some(out)
         }
@@ -196,7 +177,10 @@ impl Stack {
         token: Option<u64>,
         also: &mut Vec<Hold>,
     ) -> Option<Popped> {
-        let is_it = |h: &Hold| h.id == id && h.mode == mode && token.is_none_or(|t| h.token == t);
+        let is_it = |h: &Hold| {
+            let lock = &h.lock;
+            lock.id == id && lock.mode == mode && token.is_none_or(|t| lock.token == t)
+        };
         // SAFETY: the module's rule: nothing here allocates or runs a
         // waker's code (the waker leaves by value).
         unsafe {
@@ -210,8 +194,7 @@ impl Stack {
             }
             let h = &mut held[at];
             let popped = Popped {
-                site: h.site,
-                since: h.since,
+                lock: h.lock,
                 task: h.task.take(),
             };
             if at + 1 == held.len() {
@@ -243,8 +226,7 @@ impl Stack {
         }
         *also = taken;
         Some(Popped {
-            site: last.site,
-            since: last.since,
+            lock: last.lock,
             task: last.task,
         })
     }
@@ -255,12 +237,7 @@ impl Stack {
         self.with_taken(|held| {
             held.iter()
                 .filter(|h| h.orders(task))
-                .map(|h| HeldLock {
-                    id: h.id,
-                    token: h.token,
-                    mode: h.mode,
-                    site: h.site,
-                })
+                .map(|h| h.lock)
                 .collect()
         })
     }

@@ -61,6 +61,9 @@ pub fn scans() -> u64 {
     SCANS.load(Ordering::Relaxed)
 }
 
+/// How often the tick is published, in ms (the resolution of hold times).
+const TICK_MS_PERIOD: u64 = 1;
+
 #[inline]
 pub(super) fn now_tick() -> u64 {
     TICK_MS.load(Ordering::Relaxed)
@@ -114,7 +117,7 @@ fn watchdog() {
     loop {
         // The tick every millisecond (the resolution of hold times); the
         // scan every tenth of the threshold, at most 100 ms.
-        thread::sleep(Duration::from_millis(1));
+        thread::sleep(Duration::from_millis(TICK_MS_PERIOD));
         let now = start().elapsed().as_millis() as u64;
         TICK_MS.store(now, Ordering::Relaxed);
         if now < next_scan {
@@ -122,13 +125,12 @@ fn watchdog() {
         }
         let threshold = threshold().as_millis() as u64;
         next_scan = now + (threshold / 10).clamp(1, 100);
-        let tick = 1;
         let states: Vec<Arc<LockState>> = lock(registry())
             .values()
             .filter_map(Weak::upgrade)
             .collect();
         for state in &states {
-            for report in scan(state, now, threshold, tick) {
+            for report in scan(state, now, threshold) {
                 emit(state.kind, report);
             }
         }
@@ -162,7 +164,7 @@ enum Report {
     },
 }
 
-fn scan(state: &LockState, now: u64, threshold: u64, tick: u64) -> Vec<Report> {
+fn scan(state: &LockState, now: u64, threshold: u64) -> Vec<Report> {
     let mut reports = Vec::new();
     let since = state.since();
     let holder = state.holder();
@@ -177,7 +179,7 @@ fn scan(state: &LockState, now: u64, threshold: u64, tick: u64) -> Vec<Report> {
     if let Some(holder) = holder {
         // A lock stamps the last published tick: subtract one tick so a
         // duration is never overstated.
-        let held = now.saturating_sub(since - 1).saturating_sub(tick);
+        let held = now.saturating_sub(since - 1).saturating_sub(TICK_MS_PERIOD);
         // Only this thread writes the report words. A hold that began
         // after the one last reported is due at once.
         let due = match state.reported_since.load(Ordering::Relaxed) == since {
@@ -196,7 +198,7 @@ fn scan(state: &LockState, now: u64, threshold: u64, tick: u64) -> Vec<Report> {
         }
     }
     for w in waiters.iter_mut() {
-        let waited = now.saturating_sub(w.since).saturating_sub(tick);
+        let waited = now.saturating_sub(w.since).saturating_sub(TICK_MS_PERIOD);
         if waited >= threshold && now >= w.next_report {
             w.next_report = now + waited;
             reports.push(Report::Waiting {

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Wake, Waker};
 
-use super::{Hold, Mode, Stack};
+use super::{HeldLock, Hold, Mode, Stack};
 
 struct Counted(Arc<AtomicUsize>);
 impl Wake for Counted {
@@ -19,11 +19,13 @@ impl Drop for Counted {
 
 fn hold(id: u64, mode: Mode, task: Option<Waker>) -> Hold {
     Hold {
-        id,
-        token: id * 10,
-        site: Location::caller(),
-        since: 7,
-        mode,
+        lock: HeldLock {
+            id,
+            token: id * 10,
+            site: Location::caller(),
+            since: 7,
+            mode,
+        },
         task: task.map(Box::new),
     }
 }
@@ -68,9 +70,9 @@ fn wakers_leave_by_value_and_drop_once() {
     let popped = stack
         .pop(1, Mode::Mutex, Some(10), &mut Vec::new())
         .expect("held");
-    assert_eq!(popped.since, 7);
+    assert_eq!(popped.lock.since, 7);
     drop(popped.task);
-    let taken = stack.take_unless(|h| h.id == 3);
+    let taken = stack.take_unless(|h| h.lock.id == 3);
     assert_eq!((taken.len(), stack.len()), (1, 1));
     drop(taken);
     drop(waker);
