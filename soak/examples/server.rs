@@ -8,6 +8,7 @@
 //! Ctrl-C (or a `SHUTDOWN` request) begins a graceful shutdown; a second
 //! Ctrl-C exits at once.
 
+use std::io::IsTerminal as _;
 use std::thread;
 
 use concur_soak::server::{Config, Server};
@@ -17,6 +18,7 @@ fn main() -> std::io::Result<()> {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
     let config = Config {
         faults: std::env::args().any(|a| a == "--faults"),

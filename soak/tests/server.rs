@@ -1,12 +1,14 @@
 //! The key-value server end to end over loopback: both listeners on one
 //! store, deadlines, the write bound, panicking handlers, bad input, and
-//! graceful shutdown with and without a hard stop. Waits are bounded by
-//! socket timeouts that only fire on a real hang.
+//! graceful shutdown with and without a hard stop. Waits for a reply are
+//! bounded by socket timeouts and waits for a state by 30 s, both only
+//! reached on a real hang; a server that never stopped would hang its
+//! test's join.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use concur_soak::server::{Config, Server, ShutdownReport};
 
@@ -55,9 +57,11 @@ impl Client {
         self.reply()
     }
 
-    /// Asks for STATS until `field=value` shows (the server got there).
+    /// Asks for STATS until `field=value` shows (the server got there);
+    /// 30 s without it is a hang.
     fn await_stat(&mut self, field: &str) {
-        for _ in 0..10_000 {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(30) {
             if self.ask("STATS").split(' ').any(|kv| kv == field) {
                 return;
             }
@@ -141,14 +145,19 @@ fn shutdown_drains_requests_in_flight_and_closes_idle_connections() {
     let mut busy = [Client::connect(addr), Client::connect(async_addr)];
     let mut idle = [Client::connect(addr), Client::connect(async_addr)];
     for c in &mut busy {
-        c.send("HOLD 200");
+        // The GET waits behind the HOLD, unread, when shutdown begins.
+        c.send("HOLD 200\nGET a");
     }
     let mut control = Client::connect(addr);
     control.await_stat("in_flight=3");
     assert_eq!(control.ask("SHUTDOWN"), "OK shutting down");
     for c in &mut busy {
         assert_eq!(c.reply(), "OK", "an in-flight request finishes");
-        assert_eq!(c.reply(), "", "then the connection closes");
+        assert_eq!(
+            c.reply(),
+            "",
+            "then the connection closes, the GET unanswered"
+        );
     }
     for c in &mut idle {
         assert_eq!(c.reply(), "", "an idle connection is closed");
@@ -194,6 +203,8 @@ fn panic_is_refused_without_faults_and_bad_lines_say_why() {
         assert_eq!(c.ask("FLY away"), "ERR unknown command \"FLY\"");
         assert_eq!(c.ask("SET lonely"), "ERR usage: SET <key> <value>");
         assert_eq!(c.ask(""), "ERR empty request");
+        c.writer.write_all(b"GET \xff\n").unwrap();
+        assert_eq!(c.reply(), "ERR request is not UTF-8");
         // Half a request, then the client leaves: it is never run.
         let mut half = Client::connect(addr);
         half.writer.write_all(b"SET half 1").unwrap();
@@ -208,4 +219,48 @@ fn panic_is_refused_without_faults_and_bad_lines_say_why() {
     }
     Client::connect(addr).ask("SHUTDOWN");
     server.join().unwrap();
+}
+
+#[test]
+fn a_handler_stuck_writing_to_a_client_that_stopped_reading_is_shut_down() {
+    let (addr, _, server) = start(Config {
+        drain: Duration::from_millis(100),
+        ..config()
+    });
+    let mut control = Client::connect(addr);
+    assert_eq!(control.ask(&format!("SET big {}", "x".repeat(4000))), "OK");
+    // A client that sends requests one at a time and never reads a reply:
+    // the server's writes fill the socket buffers (16 MB here) and then
+    // block. One request at a time, so at most one is left unread when the
+    // read half is shut: shutting it over a large unread backlog lets the
+    // blocked write go on, and data arriving after it resets the
+    // connection (both on Linux), ending the write another way.
+    let mut stuck = TcpStream::connect(addr).unwrap();
+    // Each STATS counts itself: a jump of more means the GET was served.
+    let served = |c: &mut Client| -> u64 {
+        let stats = c.ask("STATS");
+        let field = stats.split(' ').find_map(|kv| kv.strip_prefix("requests="));
+        field.unwrap().parse().unwrap()
+    };
+    let mut last = served(&mut control);
+    'pumping: loop {
+        stuck.write_all(b"GET big\n").unwrap();
+        let sent = Instant::now();
+        // 200 ms without the GET served means its reply's write blocked.
+        while sent.elapsed() < Duration::from_millis(200) {
+            let now = served(&mut control);
+            let got_it = now > last + 1;
+            last = now;
+            if got_it {
+                continue 'pumping;
+            }
+        }
+        break;
+    }
+    control.send("SHUTDOWN");
+    let report = server.join().unwrap();
+    assert!(report.hard_stopped, "the stuck handler outlived the drain");
+    assert!(report.killed, "and the grace: its socket was shut");
+    assert_eq!(report.cancelled_requests, 0, "it was writing, not waiting");
+    drop(stuck);
 }

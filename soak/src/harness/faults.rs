@@ -17,6 +17,8 @@ use super::rng::Rng;
 pub struct FaultStats {
     /// `PANIC` requests whose connection the server dropped, as it must.
     pub panics: AtomicU64,
+    /// Of those, the ones sent to the thread listener (the group's).
+    pub thread_panics: AtomicU64,
     /// Connections closed halfway through a request, or before the reply.
     pub disconnects: AtomicU64,
     /// `@0` requests answered with `ERR context deadline exceeded`.
@@ -57,7 +59,12 @@ pub fn run(
             })
         } else {
             match rng.below(3) {
-                0 => panicking_handler(addr).map(|()| &stats.panics),
+                0 => panicking_handler(addr).map(|()| {
+                    if addr == addrs[0] {
+                        stats.thread_panics.fetch_add(1, Relaxed);
+                    }
+                    &stats.panics
+                }),
                 1 => leave_mid_request(addr, &mut rng).map(|()| &stats.disconnects),
                 _ => past_deadline(addr, &mut rng).map(|()| &stats.expired),
             }

@@ -15,6 +15,11 @@ use concur_sync::{Context, Mutex};
 use super::histogram::Histogram;
 use super::rng::Rng;
 
+/// `ERR` replies a run tolerates per million requests: a request can miss
+/// its one-second deadline when the machine stalls, but a server that
+/// fails requests wholesale must not pass.
+pub const MAX_ERRORS_PER_MILLION: u64 = 100;
+
 /// Distinct keys the clients use, so the store stops growing after warm-up.
 pub const KEYS: u64 = 10_000;
 
@@ -26,7 +31,8 @@ pub struct LoadStats {
     /// Requests sent and replies read, for the "nothing lost" check.
     pub sent: AtomicU64,
     pub answered: AtomicU64,
-    /// Replies that were `ERR ...` (a deadline under a stall, say).
+    /// Replies that were `ERR ...` (a deadline missed in a stall, say):
+    /// the run fails if more than [`MAX_ERRORS_PER_MILLION`] of them.
     pub errors: AtomicU64,
     /// Client failures: a connection lost or a reply that makes no sense.
     pub failures: Mutex<Vec<String>>,
@@ -88,21 +94,21 @@ fn client(
         }
         request.clear();
         let key = rng.below(KEYS);
-        let expect_ok = match rng.below(100) {
+        let op = match rng.below(100) {
             0..70 => {
                 let _ = writeln!(request, "GET k{key}");
-                false
+                Op::Get
             }
             70..95 => {
                 let len = 8 + rng.below(56) as usize;
                 let _ = write!(request, "SET k{key} ");
                 request.extend(std::iter::repeat_n('v', len));
                 request.push('\n');
-                true
+                Op::Set
             }
             _ => {
                 let _ = writeln!(request, "DEL k{key}");
-                false
+                Op::Del
             }
         };
         let start = Instant::now();
@@ -117,20 +123,38 @@ fn client(
         let nanos = start.elapsed().as_nanos() as u64;
         stats.windows[n].lock().record(nanos);
         stats.answered.fetch_add(1, Relaxed);
-        let sane = match reply.split_whitespace().next() {
-            Some("ERR") => {
-                stats.errors.fetch_add(1, Relaxed);
-                true
-            }
-            Some("OK") => true,
-            Some("VALUE" | "NOT_FOUND") => !expect_ok,
-            _ => false,
-        };
-        if !sane {
+        if reply.starts_with("ERR ") {
+            stats.errors.fetch_add(1, Relaxed);
+        } else if !op.accepts(&reply) {
             return Err(io::Error::other(format!(
                 "{:?} answered {reply:?}",
                 request.trim()
             )));
+        }
+    }
+}
+
+/// What a client asked, for checking its reply.
+enum Op {
+    Get,
+    Set,
+    Del,
+}
+
+impl Op {
+    /// Whether `reply` (not an `ERR`) answers this request: a value is
+    /// only ever 8 to 63 `v`s, as the clients write them.
+    fn accepts(&self, reply: &str) -> bool {
+        let reply = reply.trim_end_matches('\n');
+        match self {
+            Op::Get => {
+                reply == "NOT_FOUND"
+                    || reply
+                        .strip_prefix("VALUE ")
+                        .is_some_and(|v| (8..64).contains(&v.len()) && v.bytes().all(|b| b == b'v'))
+            }
+            Op::Set => reply == "OK",
+            Op::Del => reply == "OK" || reply == "NOT_FOUND",
         }
     }
 }

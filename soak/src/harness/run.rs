@@ -81,6 +81,13 @@ pub fn run(args: &Args) -> Result<(), Vec<String>> {
     if sent != answered {
         problems.push(format!("{sent} requests sent, {answered} answered"));
     }
+    let errors = load_stats.errors.load(Relaxed);
+    if errors * 1_000_000 > answered * load::MAX_ERRORS_PER_MILLION {
+        problems.push(format!(
+            "{errors} of {answered} requests answered ERR (at most {} per million)",
+            load::MAX_ERRORS_PER_MILLION
+        ));
+    }
     problems.extend(hammered.check());
     problems.extend(fault_stats.failures.lock().drain(..));
     if args.faults {
@@ -94,7 +101,7 @@ pub fn run(args: &Args) -> Result<(), Vec<String>> {
     check_threads(&threads_before, &mut problems);
     check_memory(rss, &mut problems);
     println!(
-        "totals: {answered} requests, {} hammer operations, {} KiB resident at the end",
+        "totals: {answered} requests ({errors} answered ERR), {} hammer operations, {} KiB resident at the end",
         hammered.ops.load(Relaxed),
         process::rss_kib()
     );
@@ -240,14 +247,13 @@ fn check_server(
             ),
         );
     }
+    // Every thread handler that failed is one the injector made panic.
+    let thread_panics = faults.thread_panics.load(Relaxed);
     check(
-        report
-            .first_errors
-            .iter()
-            .all(|e| e.contains("fault injection")),
+        report.failed_handlers as u64 == thread_panics,
         format!(
-            "handler errors besides injected panics: {:?}",
-            report.first_errors
+            "{} thread handlers failed, {thread_panics} PANICs sent to them; first errors: {:?}",
+            report.failed_handlers, report.first_errors
         ),
     );
 }

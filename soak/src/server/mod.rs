@@ -9,7 +9,8 @@
 //! Both share one [`Service`]: a `RwLock`'d map, a `Semaphore` bounding
 //! writes in flight, a `Pool` of line buffers, and two contexts. The *root*
 //! ends on shutdown (Ctrl-C or `SHUTDOWN`): accepting stops, idle
-//! connections see end of file, requests already read run on. The *hard*
+//! connections see end of file, a request already read runs on and its
+//! connection closes after the reply. The *hard*
 //! context, parent of every request's deadline, ends when the drain
 //! deadline passes: whatever still waits ends with `Cancelled`, and
 //! [`Server::wait`] reports it all.
@@ -21,7 +22,7 @@ mod tasks;
 mod threads;
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::thread;
@@ -89,6 +90,7 @@ pub struct Server {
     async_addr: SocketAddr,
     group: Arc<Group>,
     accept: thread::JoinHandle<()>,
+    accept_task: tokio::task::JoinHandle<()>,
     runtime: tokio::runtime::Runtime,
     tasks: Arc<WaitGroup>,
     task_limit: Arc<Semaphore>,
@@ -115,7 +117,7 @@ impl Server {
         let tasks = Arc::new(WaitGroup::new());
         let task_limit = Arc::new(Semaphore::new(config.tasks as u64));
         let async_listener = async_net::TcpListener::try_from(async_listener)?;
-        runtime.spawn(tasks::accept_loop(
+        let accept_task = runtime.spawn(tasks::accept_loop(
             service.clone(),
             async_listener,
             task_limit.clone(),
@@ -134,6 +136,7 @@ impl Server {
             async_addr,
             group,
             accept,
+            accept_task,
             runtime,
             tasks,
             task_limit,
@@ -178,9 +181,12 @@ impl Server {
             drain_ms = svc.config.drain.as_millis() as u64,
             "shutting down: accepting stopped, draining"
         );
-        let _ = self.accept.join();
-        let cancelled_before = svc.counters.cancelled.load(Relaxed);
         let drain = Context::background().with_timeout(svc.config.drain);
+        // Both accept loops end before the drain counts handlers, so no
+        // connection accepted at the last moment is missed.
+        join_accept_thread(self.accept, self.addr, &drain);
+        let _ = self.runtime.block_on(self.accept_task);
+        let cancelled_before = svc.counters.cancelled.load(Relaxed);
         let threads = self.group.wait(&drain);
         let tasks = self.tasks.wait_ctx(&drain);
         let mut results = vec![threads];
@@ -216,6 +222,22 @@ impl Server {
         tracing::info!(%report, "stopped");
         report
     }
+}
+
+/// Joins the accept thread. The root's `on_cancel` woke it with a
+/// connection to ourselves; if that failed (out of descriptors, say), try
+/// again until the thread has ended or `by` ends, then leave it running
+/// rather than hang the shutdown.
+fn join_accept_thread(accept: thread::JoinHandle<()>, addr: SocketAddr, by: &Context) {
+    while !accept.is_finished() {
+        if by.is_done() {
+            tracing::error!("the accept thread did not wake; left running");
+            return;
+        }
+        let _ = TcpStream::connect_timeout(&addr, Duration::from_millis(10));
+        let _ = by.with_timeout(Duration::from_millis(1)).wait();
+    }
+    let _ = accept.join();
 }
 
 /// Errors that mean the client went away, not that serving failed.

@@ -76,6 +76,8 @@ pub enum ParseError {
     Usage(&'static str),
     /// `@` or `HOLD` followed by something other than milliseconds.
     BadMillis,
+    /// Bytes that are not UTF-8.
+    NotUtf8,
 }
 
 impl fmt::Display for ParseError {
@@ -85,11 +87,19 @@ impl fmt::Display for ParseError {
             ParseError::Unknown(c) => write!(f, "unknown command {c:?}"),
             ParseError::Usage(u) => write!(f, "usage: {u}"),
             ParseError::BadMillis => f.write_str("expected milliseconds"),
+            ParseError::NotUtf8 => f.write_str("request is not UTF-8"),
         }
     }
 }
 
 impl<'a> Request<'a> {
+    /// Parses one line of bytes (its line ending included or not).
+    pub fn parse_bytes(line: &'a [u8]) -> Result<Self, ParseError> {
+        std::str::from_utf8(line)
+            .map_err(|_| ParseError::NotUtf8)
+            .and_then(Request::parse)
+    }
+
     /// Parses one line (its line ending included or not).
     pub fn parse(line: &'a str) -> Result<Self, ParseError> {
         let mut rest = line.trim();
@@ -202,5 +212,13 @@ mod tests {
             ParseError::Usage("STATS")
         );
         assert_eq!(Request::parse("HOLD -1"), Err(ParseError::BadMillis));
+        assert_eq!(
+            Request::parse_bytes(b"GET \xff\n"),
+            Err(ParseError::NotUtf8)
+        );
+        assert_eq!(
+            Request::parse_bytes(b"GET a\n").unwrap().command,
+            Command::Get("a")
+        );
     }
 }

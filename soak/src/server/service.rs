@@ -29,9 +29,11 @@ pub struct Service {
     kill_cancel: CancelHandle,
     store: RwLock<HashMap<String, String>>,
     pub(super) writes: Semaphore,
-    /// Line and reply buffers: a connection takes two per request and
-    /// gives them back, so steady load allocates no buffers.
-    pub(super) buffers: Pool<String>,
+    /// Request line buffers and reply buffers: a connection takes one of
+    /// each per request and gives them back, so steady load allocates no
+    /// buffers.
+    pub(super) lines: Pool<Vec<u8>>,
+    pub(super) replies: Pool<String>,
     /// Running totals and gauges.
     pub counters: Counters,
 }
@@ -39,7 +41,7 @@ pub struct Service {
 /// Running totals, for `STATS`, the shutdown report and the soak's checks.
 #[derive(Default)]
 pub struct Counters {
-    /// Requests parsed and run.
+    /// Request lines received: run, refused (past deadline) or bad.
     pub requests: AtomicU64,
     /// Requests running now.
     pub in_flight: AtomicU64,
@@ -105,7 +107,8 @@ impl Service {
             kill,
             kill_cancel,
             store: RwLock::new(HashMap::new()),
-            buffers: Pool::new(|| String::with_capacity(256)).with_reset(String::clear),
+            lines: Pool::new(|| Vec::with_capacity(256)).with_reset(Vec::clear),
+            replies: Pool::new(|| String::with_capacity(256)).with_reset(String::clear),
             counters: Counters::default(),
         }
     }
@@ -128,7 +131,7 @@ impl Service {
 
     /// Parses and runs one request line (blocking waits), writing one reply
     /// line into `reply`.
-    pub fn handle(&self, line: &str, reply: &mut String) {
+    pub fn handle(&self, line: &[u8], reply: &mut String) {
         let id = self.counters.requests.fetch_add(1, Relaxed);
         let span = tracing::info_span!("request", id);
         let _entered = span.enter();
@@ -142,7 +145,7 @@ impl Service {
     }
 
     /// [`handle`](Self::handle) with awaiting waits, for tasks.
-    pub async fn handle_async(&self, line: &str, reply: &mut String) {
+    pub async fn handle_async(&self, line: &[u8], reply: &mut String) {
         use tracing::Instrument;
         let id = self.counters.requests.fetch_add(1, Relaxed);
         let span = tracing::info_span!("request", id, task = true);
@@ -160,8 +163,8 @@ impl Service {
     }
 
     /// The request and its context, or `None` with an error reply written.
-    fn prepare<'l>(&self, line: &'l str, reply: &mut String) -> Option<(Context, Request<'l>)> {
-        match Request::parse(line) {
+    fn prepare<'l>(&self, line: &'l [u8], reply: &mut String) -> Option<(Context, Request<'l>)> {
+        match Request::parse_bytes(line) {
             Ok(request) => {
                 let timeout = request.timeout.map_or(self.config.request_timeout, |t| {
                     t.min(self.config.request_timeout)

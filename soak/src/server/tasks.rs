@@ -4,6 +4,7 @@
 use std::io;
 use std::net::Shutdown;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_net::{TcpListener, TcpStream};
 use concur_sync::{Semaphore, WaitGroup};
@@ -46,7 +47,13 @@ pub(super) async fn accept_loop(
             None => break,
             Some(Ok(accepted)) => accepted,
             Some(Err(e)) => {
+                // As the thread loop: back off, but end at once on shutdown.
                 tracing::warn!(error = %e, "accept failed");
+                let _ = svc
+                    .root
+                    .with_timeout(Duration::from_millis(10))
+                    .done()
+                    .await;
                 continue;
             }
         };
@@ -100,24 +107,28 @@ async fn serve_lines(
     writer: &mut TcpStream,
 ) -> io::Result<()> {
     loop {
-        let mut line = svc.buffers.get();
+        let mut line = svc.lines.get();
         let n = (&mut *reader)
             .take(MAX_LINE as u64)
-            .read_line(&mut line)
+            .read_until(b'\n', &mut line)
             .await?;
         if n == 0 {
             tracing::info!("connection closed");
             return Ok(());
         }
-        if !line.ends_with('\n') {
+        if line.last() != Some(&b'\n') {
             if n == MAX_LINE {
                 writer.write_all(TOO_LONG).await?;
             }
             tracing::info!(bytes = n, "unfinished request line");
             return Ok(());
         }
-        let mut reply = svc.buffers.get();
+        let mut reply = svc.replies.get();
         svc.handle_async(&line, &mut reply).await;
         writer.write_all(reply.as_bytes()).await?;
+        if svc.root.is_done() {
+            tracing::info!("closing after the request in flight at shutdown");
+            return Ok(());
+        }
     }
 }

@@ -54,8 +54,9 @@ pub(super) fn accept_loop(svc: Arc<Service>, listener: TcpListener, group: Arc<G
     }
 }
 
-/// Serves one connection until the client leaves or the root ends (the
-/// read half is shut, so an idle read sees end of file). If the handler
+/// Serves one connection until the client leaves or the root ends: the
+/// read half is shut, so an idle read sees end of file, and a busy
+/// connection closes after its reply. If the handler
 /// outlives the hard stop by the grace period, both halves are shut, so
 /// even a write to a client that stopped reading fails.
 fn serve(svc: &Service, stream: TcpStream) -> io::Result<()> {
@@ -85,13 +86,15 @@ fn serve(svc: &Service, stream: TcpStream) -> io::Result<()> {
 
 fn serve_lines(svc: &Service, reader: &mut impl BufRead, writer: &mut TcpStream) -> io::Result<()> {
     loop {
-        let mut line = svc.buffers.get();
-        let n = (&mut *reader).take(MAX_LINE as u64).read_line(&mut line)?;
+        let mut line = svc.lines.get();
+        let n = (&mut *reader)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut line)?;
         if n == 0 {
             tracing::info!("connection closed");
             return Ok(());
         }
-        if !line.ends_with('\n') {
+        if line.last() != Some(&b'\n') {
             // A partial line is never run: a client that left mid-request
             // did not ask for half of it.
             if n == MAX_LINE {
@@ -100,8 +103,13 @@ fn serve_lines(svc: &Service, reader: &mut impl BufRead, writer: &mut TcpStream)
             tracing::info!(bytes = n, "unfinished request line");
             return Ok(());
         }
-        let mut reply = svc.buffers.get();
+        let mut reply = svc.replies.get();
         svc.handle(&line, &mut reply);
         writer.write_all(reply.as_bytes())?;
+        if svc.root.is_done() {
+            // Shutdown began: this connection's request in flight is done.
+            tracing::info!("closing after the request in flight at shutdown");
+            return Ok(());
+        }
     }
 }

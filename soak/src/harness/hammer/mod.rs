@@ -1,9 +1,14 @@
 //! Every primitive hammered directly, beside the server: threads pick a
 //! random operation and a random context (none, a deadline of a few
 //! microseconds, one cancelled from another thread as the wait begins, or
-//! one already ended), while guards and owned permits are dropped on other
-//! threads and group tasks panic. At the end every primitive must show
-//! conservation: counts add up, permits are back, no waiter is queued.
+//! one already ended), while owned permits are released on another thread,
+//! futures are dropped mid-wait and group tasks panic. At the end the
+//! counts must add up: the mutex's and the rwlock's two fields equal their
+//! successful updates (no torn read), every permit is back and no waiter
+//! queued, the condvar queue holds what was produced and not consumed, and
+//! every injected panic was reported as a panic. `Once` and `WaitGroup`
+//! are checked every round, `Pool` and `Barrier` only run (a wrong one
+//! would show as a hang or a failed check elsewhere).
 
 mod scenarios;
 
@@ -20,8 +25,8 @@ use super::rng::Rng;
 const PERMITS: u64 = 8;
 
 /// What a hammer thread hands to the helper thread: a cancel to fire (it
-/// races the wait that is starting) or something to drop (a guard or an
-/// owned permit, released on another thread than its own).
+/// races the wait that is starting) or something to drop (an owned
+/// permit, released on another thread than its own).
 enum Chore {
     Cancel(CancelHandle),
     Drop(Box<dyn Send>),
@@ -98,7 +103,7 @@ impl Hammered {
             ));
         }
         let s = &self.semaphore;
-        if s.available() != PERMITS || s.waiters() != 0 {
+        if s.available() != PERMITS || s.capacity() != PERMITS || s.waiters() != 0 {
             problems.push(format!(
                 "semaphore: {} of {PERMITS} permits back, {} waiters queued",
                 s.available(),
