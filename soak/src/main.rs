@@ -6,6 +6,10 @@ mod harness;
 
 use std::process::ExitCode;
 
+/// Counts the heap in use, for the leak check beside resident memory.
+#[global_allocator]
+static ALLOCATOR: harness::heap::Counting = harness::heap::Counting;
+
 fn main() -> ExitCode {
     let args = match harness::args::Args::parse(std::env::args().skip(1)) {
         Ok(args) => args,

@@ -6,6 +6,7 @@ pub mod args;
 pub mod burst;
 pub mod faults;
 pub mod hammer;
+pub mod heap;
 pub mod histogram;
 pub mod load;
 pub mod process;

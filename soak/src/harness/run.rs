@@ -13,13 +13,20 @@ use concur_sync::Context;
 use super::args::Args;
 use super::faults::{self, FaultStats};
 use super::histogram::Histogram;
-use super::{hammer, load, process};
+use super::{hammer, heap, load, process};
 
 /// Resident memory at the end may exceed its value after the first
 /// interval by this fraction plus [`RSS_SLACK_KIB`], and no more.
 pub const RSS_GROWTH: f64 = 0.25;
 /// Absolute slack on the memory bound (allocator and runtime noise).
 pub const RSS_SLACK_KIB: u64 = 8 * 1024;
+/// The heap in use at the end may exceed its value after the first
+/// interval by this fraction plus [`HEAP_SLACK_KIB`]: what the run keeps
+/// (the store's keys, pooled buffers) is there after a minute, so growth
+/// beyond is a leak.
+pub const HEAP_GROWTH: f64 = 0.10;
+/// Absolute slack on the heap bound (a burst's tasks freed a moment late).
+pub const HEAP_SLACK_KIB: u64 = 1024;
 /// Threads that start lazily on first use and live as long as the process
 /// (concur's timer, async-io's reactor), so may outlive the run.
 const BACKGROUND_THREADS: [&str; 3] = ["concur-timer", "async-io", "concur-watchdog"];
@@ -58,7 +65,7 @@ pub fn run(args: &Args) -> Result<(), Vec<String>> {
             .expect("spawn the fault injector")
     });
 
-    let rss = report_intervals(
+    let memory = report_intervals(
         args,
         &run_ctx,
         &load_stats,
@@ -99,7 +106,7 @@ pub fn run(args: &Args) -> Result<(), Vec<String>> {
     println!("server: {report}");
     check_server(&service, &report, &fault_stats, args.faults, &mut problems);
     check_threads(&threads_before, &mut problems);
-    check_memory(rss, &mut problems);
+    check_memory(memory, &mut problems);
     println!(
         "totals: {answered} requests ({errors} answered ERR), {} hammer operations, {} KiB resident at the end",
         hammered.ops.load(Relaxed),
@@ -112,7 +119,7 @@ pub fn run(args: &Args) -> Result<(), Vec<String>> {
 }
 
 /// Prints a figure line and a CSV row every interval until the run ends;
-/// returns resident memory after the first interval and at the last.
+/// returns the memory figures after the first interval and at the last.
 fn report_intervals(
     args: &Args,
     run_ctx: &Context,
@@ -120,12 +127,12 @@ fn report_intervals(
     hammered: &hammer::Hammered,
     faults: &FaultStats,
     server: &Server,
-) -> (u64, u64) {
+) -> (Memory, Memory) {
     let start = Instant::now();
     let mut csv = String::from(
-        "elapsed_s,requests,requests_per_s,p50_us,p99_us,max_us,rss_kib,fds,threads,hammer_ops,panics,disconnects,expired,bursts\n",
+        "elapsed_s,requests,requests_per_s,p50_us,p99_us,max_us,rss_kib,heap_kib,fds,threads,hammer_ops,panics,disconnects,expired,bursts\n",
     );
-    let (mut first_rss, mut last_rss, mut last_ops) = (0, 0, 0);
+    let (mut first, mut last, mut last_ops) = (None, Memory::default(), 0);
     let mut tick = 0u32;
     while !run_ctx.is_done() {
         tick += 1;
@@ -134,7 +141,7 @@ fn report_intervals(
         let elapsed = start.elapsed().as_secs_f64();
         let window: Histogram = load::take_window(load);
         let seconds = elapsed - args.interval.as_secs_f64() * f64::from(tick - 1);
-        let rss = process::rss_kib();
+        let (rss, heap) = (process::rss_kib(), heap::in_use_kib());
         let ops = hammered.ops.load(Relaxed);
         let us = |q: f64| window.quantile(q) as f64 / 1e3;
         let row = [
@@ -145,6 +152,7 @@ fn report_intervals(
             format!("{:.1}", us(0.99)),
             format!("{:.1}", window.max() as f64 / 1e3),
             rss.to_string(),
+            heap.to_string(),
             process::fds().to_string(),
             process::thread_names().len().to_string(),
             (ops - last_ops).to_string(),
@@ -155,15 +163,13 @@ fn report_intervals(
         ];
         let _ = writeln!(csv, "{}", row.join(","));
         println!(
-            "[{:>6.0} s] {:>7} req/s  p50 {:>7.1} µs  p99 {:>8.1} µs  max {:>9.1} µs  rss {:>7} KiB  fds {:>3}  threads {:>3}  hammer {:>8} ops  keys {:>5}  faults: {} panics {} disconnects {} expired {} bursts",
-            elapsed, row[2], us(0.5), us(0.99), window.max() as f64 / 1e3, rss, row[7], row[8],
-            ops - last_ops, server.service().keys(), row[10], row[11], row[12], row[13],
+            "[{:>6.0} s] {:>7} req/s  p50 {:>7.1} µs  p99 {:>8.1} µs  max {:>9.1} µs  rss {:>7} KiB  heap {:>6} KiB  fds {:>3}  threads {:>3}  hammer {:>8} ops  keys {:>5}  faults: {} panics {} disconnects {} expired {} bursts",
+            elapsed, row[2], us(0.5), us(0.99), window.max() as f64 / 1e3, rss, heap, row[8], row[9],
+            ops - last_ops, server.service().keys(), row[11], row[12], row[13], row[14],
         );
         last_ops = ops;
-        if first_rss == 0 {
-            first_rss = rss;
-        }
-        last_rss = rss;
+        last = Memory { rss, heap };
+        first.get_or_insert(last);
     }
     if let Some(dir) = args.csv.parent() {
         let _ = std::fs::create_dir_all(dir);
@@ -172,7 +178,14 @@ fn report_intervals(
         Ok(()) => println!("figures: {}", args.csv.display()),
         Err(e) => eprintln!("could not write {}: {e}", args.csv.display()),
     }
-    (first_rss, last_rss)
+    (first.unwrap_or_default(), last)
+}
+
+/// Resident memory and heap in use, in KiB.
+#[derive(Clone, Copy, Debug, Default)]
+struct Memory {
+    rss: u64,
+    heap: u64,
 }
 
 fn check_faults_injected(faults: &FaultStats, problems: &mut Vec<String>) {
@@ -273,16 +286,30 @@ fn check_threads(before: &[String], problems: &mut Vec<String>) {
     }
 }
 
-fn check_memory((first, last): (u64, u64), problems: &mut Vec<String>) {
-    let bound = (first as f64 * (1.0 + RSS_GROWTH)) as u64 + RSS_SLACK_KIB;
+fn check_memory((first, last): (Memory, Memory), problems: &mut Vec<String>) {
+    let rss_bound = (first.rss as f64 * (1.0 + RSS_GROWTH)) as u64 + RSS_SLACK_KIB;
+    let heap_bound = (first.heap as f64 * (1.0 + HEAP_GROWTH)) as u64 + HEAP_SLACK_KIB;
     println!(
-        "memory: {first} KiB resident after the first interval, {last} KiB at the last (bound {bound} KiB: +{:.0}% + {} MiB)",
+        "memory: resident {} KiB after the first interval, {} KiB at the last (bound {rss_bound} KiB: +{:.0}% + {} MiB); heap in use {} KiB and {} KiB (bound {heap_bound} KiB: +{:.0}% + {} MiB)",
+        first.rss,
+        last.rss,
         RSS_GROWTH * 100.0,
-        RSS_SLACK_KIB / 1024
+        RSS_SLACK_KIB / 1024,
+        first.heap,
+        last.heap,
+        HEAP_GROWTH * 100.0,
+        HEAP_SLACK_KIB / 1024,
     );
-    if last > bound {
+    if last.rss > rss_bound {
         problems.push(format!(
-            "resident memory grew from {first} KiB to {last} KiB (bound {bound} KiB)"
+            "resident memory grew from {} KiB to {} KiB (bound {rss_bound} KiB)",
+            first.rss, last.rss
+        ));
+    }
+    if last.heap > heap_bound {
+        problems.push(format!(
+            "heap in use grew from {} KiB to {} KiB (bound {heap_bound} KiB): a leak",
+            first.heap, last.heap
         ));
     }
 }
