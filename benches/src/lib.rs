@@ -22,6 +22,7 @@ pub mod pool;
 pub mod previous;
 pub mod render;
 pub mod sizes;
+pub mod soak_plot;
 pub mod task_latency;
 pub mod tasks;
 pub mod uncontended;

@@ -2,7 +2,7 @@
 //! `BENCHMARKS.md` (at the workspace root) and its plots (`benches/plots/`).
 //!
 //! ```text
-//! cargo run -p concur-benches --release --bin report [-- --quick]
+//! cargo run -p concur-benches --release --bin report [-- --quick | --soak [CSV]]
 //! ```
 //!
 //! Each throughput case is calibrated to about 20 ms per sample, then
@@ -10,7 +10,9 @@
 //! drift in the machine's speed hits every case alike (each round starts
 //! one case later: no case always runs first); the table shows the
 //! median. Latencies are distributions of single events. `--quick` takes 5
-//! samples of about 5 ms (for a smoke run; not for publishing).
+//! samples of about 5 ms (for a smoke run; not for publishing). `--soak`
+//! only draws the soak harness's CSV (default: the committed 30-minute
+//! run's) into `benches/plots/soak.svg`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -108,6 +110,9 @@ fn main() {
         }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    if concur_benches::soak_plot::plot_only(&root) {
+        return;
+    }
     let previous = std::fs::read_to_string(root.join("BENCHMARKS.md")).ok(); // to compare with
     let started = Instant::now();
 
