@@ -124,23 +124,6 @@ pub fn render(csv: &str) -> Result<String, String> {
     Ok(svg)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn draws_the_harness_csv() {
-        let csv = "elapsed_s,requests,requests_per_s,p50_us,p99_us,max_us,rss_kib,heap_kib\n\
-                   60.0,100,10,50.0,900.0,2000.0,15000,1900\n\
-                   120.0,100,12,55.0,950.0,2100.0,15100,1910\n";
-        let svg = super::render(csv).unwrap();
-        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
-        assert_eq!(svg.matches("<polyline").count(), 5);
-        assert!(super::render("elapsed_s\n1\n").is_err());
-        assert!(super::render("elapsed_s,x\n1,2\n3,4\n")
-            .unwrap_err()
-            .contains("no column requests_per_s"));
-    }
-}
-
 /// Draws `csv` (a path, or the committed run's figures) into
 /// `benches/plots/soak.svg` under `root`.
 pub fn write_plot(root: &Path, csv: Option<&Path>) -> Result<PathBuf, String> {
@@ -167,4 +150,21 @@ pub fn plot_only(root: &Path) -> bool {
         }
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn draws_the_harness_csv() {
+        let csv = "elapsed_s,requests,requests_per_s,p50_us,p99_us,max_us,rss_kib,heap_kib\n\
+                   60.0,100,10,50.0,900.0,2000.0,15000,1900\n\
+                   120.0,100,12,55.0,950.0,2100.0,15100,1910\n";
+        let svg = super::render(csv).unwrap();
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
+        assert_eq!(svg.matches("<polyline").count(), 5);
+        assert!(super::render("elapsed_s\n1\n").is_err());
+        assert!(super::render("elapsed_s,x\n1,2\n3,4\n")
+            .unwrap_err()
+            .contains("no column requests_per_s"));
+    }
 }
