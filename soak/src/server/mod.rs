@@ -2,9 +2,9 @@
 //! with concur. One process, two listeners on one store:
 //!
 //! * threads: an accept loop hands each connection to a `Group` of handlers
-//!   with a limit ([`threads`]);
+//!   with a limit (`threads.rs`);
 //! * tasks: a tokio runtime serves the second listener, one task per
-//!   connection, bounded by a `Semaphore` of owned permits ([`tasks`]).
+//!   connection, bounded by a `Semaphore` of owned permits (`tasks.rs`).
 //!
 //! Both share one [`Service`]: a `RwLock`'d map, a `Semaphore` bounding
 //! writes in flight, a `Pool` of line buffers, and two contexts. The *root*
