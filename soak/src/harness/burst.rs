@@ -51,7 +51,7 @@ pub fn cancel_10k() -> Result<Duration, String> {
             })
         })
         .collect();
-    let took = runtime.block_on(async {
+    let (took, wrong) = runtime.block_on(async {
         let held = (mutex.lock(), rwlock.write());
         let mut tasks = Vec::with_capacity(TOTAL - CALLBACKS);
         for i in 0..TOTAL - CALLBACKS {
@@ -90,7 +90,6 @@ pub fn cancel_10k() -> Result<Duration, String> {
         drop(held);
         (start.elapsed(), wrong)
     });
-    let (took, wrong) = took;
     let mut problems = Vec::new();
     if wrong > 0 {
         problems.push(format!("{wrong} waiters did not end with Cancelled"));

@@ -158,11 +158,6 @@ impl Server {
         &self.service
     }
 
-    /// Handler threads started so far.
-    pub fn threads_started(&self) -> usize {
-        self.group.threads_started()
-    }
-
     /// Waits for shutdown to begin, then drains: handlers have until the
     /// drain deadline to finish, after which the hard context is cancelled
     /// and the rest end with `Cancelled`. Returns what happened.
@@ -186,33 +181,24 @@ impl Server {
         // connection accepted at the last moment is missed.
         join_accept_thread(self.accept, self.addr, &drain);
         let _ = self.runtime.block_on(self.accept_task);
-        let cancelled_before = svc.counters.cancelled.load(Relaxed);
-        let threads = self.group.wait(&drain);
-        let tasks = self.tasks.wait_ctx(&drain);
-        let mut results = vec![threads];
-        if results[0].as_ref().is_err_and(|e| e.unfinished() > 0) || tasks.is_err() {
+        let (group, tasks) = (&*self.group, &*self.tasks);
+        if !wait_handlers(group, tasks, &drain, &mut report) {
             report.hard_stopped = true;
             tracing::warn!("drain deadline passed: cancelling what is left");
             svc.stop_hard();
             // Cancelled requests still write their replies; a handler stuck
             // in a write past the grace has its socket shut.
             let grace = Context::background().with_timeout(HARD_STOP_GRACE);
-            let threads = self.group.wait(&grace);
-            let tasks = self.tasks.wait_ctx(&grace);
-            if threads.as_ref().is_err_and(|e| e.unfinished() > 0) || tasks.is_err() {
+            if !wait_handlers(group, tasks, &grace, &mut report) {
                 report.killed = true;
                 tracing::warn!("handlers stuck past the grace: shutting their sockets");
                 svc.kill();
+                wait_handlers(group, tasks, &Context::background(), &mut report);
             }
-            results.push(threads);
-            results.push(self.group.wait(&Context::background()));
-            self.tasks.wait();
         }
         report.drained_in = begun.elapsed();
-        for result in results {
-            report.add_group_result(result);
-        }
-        report.cancelled_requests = svc.counters.cancelled.load(Relaxed) - cancelled_before;
+        // Only the hard stop cancels a request's context.
+        report.cancelled_requests = svc.counters.cancelled.load(Relaxed);
         report.requests = svc.counters.requests.load(Relaxed);
         report.accepted = svc.counters.accepted.load(Relaxed);
         report.panics = svc.counters.panics.load(Relaxed);
@@ -222,6 +208,22 @@ impl Server {
         tracing::info!(%report, "stopped");
         report
     }
+}
+
+/// Waits for every handler, the group's threads and the counted tasks,
+/// until `ctx` ends; adds the group's errors to `report`. Whether all have
+/// finished.
+fn wait_handlers(
+    group: &Group,
+    tasks: &WaitGroup,
+    ctx: &Context,
+    report: &mut ShutdownReport,
+) -> bool {
+    let threads = group.wait(ctx);
+    let threads_done = !threads.as_ref().is_err_and(|e| e.unfinished() > 0);
+    let tasks_done = tasks.wait_ctx(ctx).is_ok();
+    report.add_group_result(threads);
+    threads_done && tasks_done
 }
 
 /// Joins the accept thread. The root's `on_cancel` woke it with a

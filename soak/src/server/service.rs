@@ -1,14 +1,16 @@
 //! The state every connection shares, threads and tasks alike, and what a
 //! request does to it: the store behind a `RwLock`, a `Semaphore` bounding
-//! writes in flight, a `Pool` of line buffers, and the contexts that end
-//! the process's work.
+//! writes in flight, `Pool`s of line and reply buffers, and the contexts
+//! that end the process's work.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::net::Shutdown;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
-use concur_sync::{CancelHandle, Context, Error, Pool, RwLock, Semaphore};
+use concur_sync::{CancelHandle, Context, Error, OnCancel, Pool, RwLock, Semaphore};
 
 use super::protocol::{Command, Request};
 use super::Config;
@@ -113,8 +115,8 @@ impl Service {
         }
     }
 
-    /// Begins a graceful shutdown: stop accepting and reading; requests
-    /// already read run on until the drain deadline.
+    /// Begins a graceful shutdown: stop accepting and reading; the request
+    /// in flight on each connection runs on until the drain deadline.
     pub fn shutdown(&self) {
         self.root_cancel.cancel();
     }
@@ -127,6 +129,22 @@ impl Service {
     /// Shuts every connection's socket, ending handlers stuck in I/O.
     pub(super) fn kill(&self) {
         self.kill_cancel.cancel();
+    }
+
+    /// Registers a connection's socket with the shutdown: `shut(Read)` when
+    /// the root ends (an idle read sees end of file, since a thread blocked
+    /// in `read` sees no context), `shut(Both)` at the kill. The guards
+    /// deregister both when the connection ends.
+    pub(super) fn watch_socket(
+        &self,
+        shut: impl Fn(Shutdown) + Send + Sync + 'static,
+    ) -> [OnCancel; 2] {
+        let shut = Arc::new(shut);
+        let shut_both = shut.clone();
+        [
+            self.root.on_cancel(move || shut(Shutdown::Read)),
+            self.kill.on_cancel(move || shut_both(Shutdown::Both)),
+        ]
     }
 
     /// Parses and runs one request line (blocking waits), writing one reply
@@ -213,7 +231,7 @@ impl Service {
             false => None,
         };
         match *command {
-            Command::Get(key) => self.get(&*self.store.read_ctx(ctx)?, key, reply),
+            Command::Get(key) => Self::get(&*self.store.read_ctx(ctx)?, key, reply),
             Command::Set(key, value) => {
                 Self::set(&mut *self.store.write_ctx(ctx)?, key, value, reply)
             }
@@ -238,7 +256,7 @@ impl Service {
             false => None,
         };
         match *command {
-            Command::Get(key) => self.get(&*self.store.read_async(ctx).await?, key, reply),
+            Command::Get(key) => Self::get(&*self.store.read_async(ctx).await?, key, reply),
             Command::Set(key, value) => {
                 Self::set(&mut *self.store.write_async(ctx).await?, key, value, reply)
             }
@@ -252,7 +270,7 @@ impl Service {
         Ok(())
     }
 
-    fn get(&self, store: &HashMap<String, String>, key: &str, reply: &mut String) {
+    fn get(store: &HashMap<String, String>, key: &str, reply: &mut String) {
         match store.get(key) {
             Some(value) => writeln!(reply, "VALUE {value}"),
             None => writeln!(reply, "NOT_FOUND"),
@@ -306,10 +324,10 @@ impl Service {
 
     fn write_stats(&self, reply: &mut String) {
         let c = &self.counters;
-        let keys = self.store.read().len();
         let _ = writeln!(
             reply,
-            "STATS keys={keys} requests={} in_flight={} connections={} write_permits={}/{} write_waiters={} expired={} cancelled={}",
+            "STATS keys={} requests={} in_flight={} connections={} write_permits={}/{} write_waiters={} expired={} cancelled={}",
+            self.keys(),
             c.requests.load(Relaxed),
             c.in_flight.load(Relaxed),
             c.connections.load(Relaxed),
@@ -321,28 +339,13 @@ impl Service {
         );
     }
 
-    /// Write permits free now.
-    pub fn writes_available(&self) -> u64 {
-        self.writes.available()
-    }
-
-    /// Write permits in all.
-    pub fn writes_capacity(&self) -> u64 {
-        self.writes.capacity()
-    }
-
-    /// Writers queued for a permit now.
-    pub fn write_waiters(&self) -> usize {
-        self.writes.waiters()
+    /// The semaphore bounding writes in flight.
+    pub fn writes(&self) -> &Semaphore {
+        &self.writes
     }
 
     /// The number of keys stored.
     pub fn keys(&self) -> usize {
         self.store.read().len()
-    }
-
-    /// The per-request deadline when the client asks for none.
-    pub fn request_timeout(&self) -> Duration {
-        self.config.request_timeout
     }
 }

@@ -2,7 +2,6 @@
 //! as the threads, through the awaiting twins of the same calls.
 
 use std::io;
-use std::net::Shutdown;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,18 +79,10 @@ pub(super) async fn accept_loop(
 /// handler left after the hard stop's grace both halves.
 async fn serve(svc: &Service, stream: TcpStream) {
     let _open = Connection::open(svc);
-    let _stop_reading = {
-        let s = stream.clone();
-        svc.root.on_cancel(move || {
-            let _ = s.shutdown(Shutdown::Read);
-        })
-    };
-    let _stop_all = {
-        let s = stream.clone();
-        svc.kill.on_cancel(move || {
-            let _ = s.shutdown(Shutdown::Both);
-        })
-    };
+    let socket = stream.clone();
+    let _watch = svc.watch_socket(move |how| {
+        let _ = socket.shutdown(how);
+    });
     let mut reader = BufReader::new(stream.clone());
     let mut writer = stream;
     match serve_lines(svc, &mut reader, &mut writer).await {

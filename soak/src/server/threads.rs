@@ -2,7 +2,7 @@
 //! connection to a bounded `Group`, and the handler that runs there.
 
 use std::io::{self, BufRead, BufReader, Read as _, Write as _};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -61,18 +61,10 @@ pub(super) fn accept_loop(svc: Arc<Service>, listener: TcpListener, group: Arc<G
 /// even a write to a client that stopped reading fails.
 fn serve(svc: &Service, stream: TcpStream) -> io::Result<()> {
     let _open = Connection::open(svc);
-    let _stop_reading = {
-        let s = stream.try_clone()?;
-        svc.root.on_cancel(move || {
-            let _ = s.shutdown(Shutdown::Read);
-        })
-    };
-    let _stop_all = {
-        let s = stream.try_clone()?;
-        svc.kill.on_cancel(move || {
-            let _ = s.shutdown(Shutdown::Both);
-        })
-    };
+    let socket = stream.try_clone()?;
+    let _watch = svc.watch_socket(move |how| {
+        let _ = socket.shutdown(how);
+    });
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
     match serve_lines(svc, &mut reader, &mut writer) {

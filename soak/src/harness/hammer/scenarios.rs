@@ -1,7 +1,7 @@
 //! One hammer operation each: a short critical section or hand-off under a
 //! random context, with the counts `Hammered::check` adds up.
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -18,22 +18,26 @@ fn busy(rng: &mut Rng) {
     }
 }
 
+/// The update the mutex and the rwlock guard: both fields by one, with
+/// `between` in the middle (where a torn update would show), and the count
+/// of updates that `Hammered::check` compares them with.
+fn update(fields: &mut (u64, u64), updates: &AtomicU64, between: impl FnOnce()) {
+    fields.0 += 1;
+    between();
+    fields.1 += 1;
+    updates.fetch_add(1, Relaxed);
+}
+
 pub(super) fn mutex(h: &Hammered, ctx: &Context, rng: &mut Rng) {
     if let Ok(mut fields) = h.mutex.lock_ctx(ctx) {
-        fields.0 += 1;
-        busy(rng);
-        fields.1 += 1;
-        h.mutex_ok.fetch_add(1, Relaxed);
+        update(&mut fields, &h.mutex_ok, || busy(rng));
     }
 }
 
 pub(super) fn rwlock(h: &Hammered, ctx: &Context, rng: &mut Rng) {
     if rng.chance(30) {
         if let Ok(mut fields) = h.rwlock.write_ctx(ctx) {
-            fields.0 += 1;
-            busy(rng);
-            fields.1 += 1;
-            h.rwlock_ok.fetch_add(1, Relaxed);
+            update(&mut fields, &h.rwlock_ok, || busy(rng));
         }
     } else if let Ok(fields) = h.rwlock.read_ctx(ctx) {
         busy(rng);
@@ -114,9 +118,7 @@ pub(super) async fn dropped_futures(h: &Hammered, ctx: &Context, rng: &mut Rng) 
         1 => {
             let lock = async {
                 if let Ok(mut fields) = h.mutex.lock_async(ctx).await {
-                    fields.0 += 1;
-                    fields.1 += 1;
-                    h.mutex_ok.fetch_add(1, Relaxed);
+                    update(&mut fields, &h.mutex_ok, || {});
                 }
             };
             future::or(lock, give_up).await
@@ -124,9 +126,7 @@ pub(super) async fn dropped_futures(h: &Hammered, ctx: &Context, rng: &mut Rng) 
         _ => {
             let write = async {
                 if let Ok(mut fields) = h.rwlock.write_async(ctx).await {
-                    fields.0 += 1;
-                    fields.1 += 1;
-                    h.rwlock_ok.fetch_add(1, Relaxed);
+                    update(&mut fields, &h.rwlock_ok, || {});
                 }
             };
             future::or(write, give_up).await
